@@ -6,12 +6,33 @@ here on any machine and unchanged under numba on an NVIDIA GPU. See ``docs/archi
 
 from . import cuda
 from .chips import Chip, get_active_chip, list_chips, load_chip, select_chip, use_chip
-from .errors import (ArgumentError, BarrierDivergenceError, InternalError, KernelCompileError,
-                     KernelTypeError, KernelZeroDivisionError, LaunchConfigError, MisalignedAccessError,
-                     OutOfBoundsError, ReadOnlyError, SimtError, WarpMaskError, WatchdogTimeout)
+from .errors import (
+                     ArgumentError,
+                     BarrierDivergenceError,
+                     InternalError,
+                     KernelCompileError,
+                     KernelTypeError,
+                     KernelZeroDivisionError,
+                     LaunchConfigError,
+                     MisalignedAccessError,
+                     OutOfBoundsError,
+                     ReadOnlyError,
+                     SimtError,
+                     WarpMaskError,
+                     WatchdogTimeout,
+)
 from .kernel import DeviceFunction, Kernel, set_chunk_budget, set_watchdog
-from .observer import (BarrierEvent, BranchEvent, LaunchInfo, MemoryEvent, Observer, StatementEvent, attach,
-                       detach, observing)
+from .observer import (
+                     BarrierEvent,
+                     BranchEvent,
+                     LaunchInfo,
+                     MemoryEvent,
+                     Observer,
+                     StatementEvent,
+                     attach,
+                     detach,
+                     observing,
+)
 
 __all__ = [
     "cuda", "Chip", "get_active_chip", "list_chips", "load_chip", "select_chip", "use_chip",

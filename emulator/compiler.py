@@ -215,7 +215,7 @@ class _Scope:
             self._names(st, chain)
 
     def _decide(self):
-        for name, occ in self._occ.items():
+        for occ in self._occ.values():
             chains = [c for c, *_ in occ]
             common = chains[0]
             for c in chains[1:]:
@@ -826,7 +826,8 @@ class CodeGen:
         dims = {"x": 0, "y": 1, "z": 2}
         if n.startswith(("threadIdx.", "blockIdx.", "blockDim.", "gridDim.")):
             group, d = n.split(".")
-            return f"{PREFIX}st.{ {'threadIdx': 'tid', 'blockIdx': 'bid', 'blockDim': 'bdim', 'gridDim': 'gdim'}[group] }[{dims[d]}]"
+            field = {"threadIdx": "tid", "blockIdx": "bid", "blockDim": "bdim", "gridDim": "gdim"}[group]
+            return f"{PREFIX}st.{field}[{dims[d]}]"
         if n == "laneid":
             return f"{PREFIX}st.laneid()"
         if n == "warpsize":
@@ -913,10 +914,12 @@ class CodeGen:
             if op == "cas":
                 if len(args) != 4:
                     raise self.err(node, "cuda.atomic.cas(ary, idx, old, val) takes 4 arguments")
-                return f"{PREFIX}rt.atomic({st}, 'cas', {args[0]}, {args[1]}, ({args[2]}, {args[3]}), {mask}, {name!r}, {want})"
+                return (f"{PREFIX}rt.atomic({st}, 'cas', {args[0]}, {args[1]}, ({args[2]}, {args[3]}), "
+                        f"{mask}, {name!r}, {want})")
             if len(args) != 3:
                 raise self.err(node, f"cuda.atomic.{op}(ary, idx, val) takes 3 arguments")
-            return f"{PREFIX}rt.atomic({st}, {op.rstrip('_')!r}, {args[0]}, {args[1]}, {args[2]}, {mask}, {name!r}, {want})"
+            return (f"{PREFIX}rt.atomic({st}, {op.rstrip('_')!r}, {args[0]}, {args[1]}, {args[2]}, {mask}, "
+                    f"{name!r}, {want})")
         if n.startswith("fp16."):
             return f"{PREFIX}rt.fp16_{n[5:]}({', '.join(args)})"
         if n in ("syncthreads", "syncthreads_count", "syncthreads_and", "syncthreads_or"):

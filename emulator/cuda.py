@@ -15,8 +15,17 @@ import time
 from . import intrinsics as _I
 from .chips import get_active_chip, select_chip, use_chip  # noqa: F401
 from .device import detect, get_current_device, list_devices, select_device  # noqa: F401
-from .devicearray import (DeviceNDArray, as_cuda_array, device_array, device_array_like,  # noqa: F401
-                          is_cuda_array, mapped_array, pinned_array, pinned_array_like, to_device)
+from .devicearray import (  # noqa: F401
+    DeviceNDArray,
+    as_cuda_array,
+    device_array,
+    device_array_like,
+    is_cuda_array,
+    mapped_array,
+    pinned_array,
+    pinned_array_like,
+    to_device,
+)
 from .kernel import jit, set_chunk_budget, set_watchdog  # noqa: F401
 from .observer import observing  # noqa: F401
 

@@ -16,25 +16,33 @@ import numpy as np
 from .chips import get_active_chip
 from .compiler import CompiledFunction, compile_function
 from .devicearray import DeviceNDArray, check_host_array
-from .errors import ArgumentError, InternalError, LaunchConfigError, SimtError
+from .errors import ArgumentError, InternalError, LaunchConfigError, MisalignedAccessError, SimtError
 from .lanes import LaneSpace
 from .memory import KArray
 from .observer import LaunchInfo, active_observers
 from .state import SHARED_ALIGN, ChunkState, LaunchContext
 
-DEFAULT_WATCHDOG_STEPS = int(os.environ.get("SIMTLAB_WATCHDOG_STEPS", 2_000_000))
+DEFAULT_WATCHDOG_STEPS = int(os.environ.get("SIMTLAB_WATCHDOG_STEPS", 1_000_000))
+DEFAULT_WATCHDOG_SECONDS = float(os.environ.get("SIMTLAB_WATCHDOG_SECONDS", 20.0))
 DEFAULT_CHUNK_BUDGET = int(os.environ.get("SIMTLAB_CHUNK_BYTES", 1 << 30))
 MAX_CHUNK_LANES = int(os.environ.get("SIMTLAB_MAX_CHUNK_LANES", 1 << 18))
 
-_settings = {"watchdog_steps": DEFAULT_WATCHDOG_STEPS, "chunk_bytes": DEFAULT_CHUNK_BUDGET,
+_settings = {"watchdog_steps": DEFAULT_WATCHDOG_STEPS, "watchdog_seconds": DEFAULT_WATCHDOG_SECONDS,
+             "chunk_bytes": DEFAULT_CHUNK_BUDGET,
              "max_chunk_lanes": MAX_CHUNK_LANES}
 
 
-def set_watchdog(steps: int) -> None:
-    """Set the per-launch budget of loop iterations (summed over all loops and chunks)."""
-    if steps <= 0:
-        raise ValueError("the watchdog budget must be positive")
-    _settings["watchdog_steps"] = int(steps)
+def set_watchdog(steps: int | None = None, seconds: float | None = None) -> None:
+    """Set the per-launch budget: loop iterations (summed over all loops and chunks; deterministic)
+    and, as a safety net, seconds of emulation. Whichever runs out first stops the launch."""
+    if steps is not None:
+        if steps <= 0:
+            raise ValueError("the watchdog step budget must be positive")
+        _settings["watchdog_steps"] = int(steps)
+    if seconds is not None:
+        if seconds <= 0:
+            raise ValueError("the watchdog time budget must be positive")
+        _settings["watchdog_seconds"] = float(seconds)
 
 
 def set_chunk_budget(nbytes: int | None = None, max_lanes: int | None = None) -> None:
@@ -139,6 +147,12 @@ class _Args:
 
     def _convert(self, p, a, name):
         if isinstance(a, DeviceNDArray):
+            if a.address % a.dtype.itemsize:
+                raise MisalignedAccessError(
+                    f"argument '{p}' of kernel '{name}' starts at address 0x{a.address:x}, which is not a "
+                    f"multiple of its element size ({a.dtype.itemsize} bytes): every access to it would be "
+                    "misaligned", fix="slice and view device arrays so that each element stays aligned to its "
+                                      "size (e.g. view the whole allocation, then slice)")
             k = KArray(a._ary, a._alloc.root, "global", alloc=a._alloc, name=p)
             self.arrays[p] = k
             return k
@@ -288,10 +302,19 @@ class Kernel:
             off += d.nbytes
         static = -(-off // SHARED_ALIGN) * SHARED_ALIGN
         validate_launch(chip, grid, block, static, dynshared, self.__name__)
+        maxreg = self.options.get("max_registers")
+        nthr = block[0] * block[1] * block[2]
+        if maxreg and int(maxreg) * nthr > chip.max_registers_per_block:
+            raise LaunchConfigError(
+                f"{nthr} threads x {maxreg} registers (max_registers) = {int(maxreg) * nthr} registers per block "
+                f"exceeds the {chip.max_registers_per_block} of the '{chip.name}' chip "
+                "(CUDA reports 'too many resources requested for launch')",
+                fix="use fewer threads per block or a lower max_registers", kernel=self.__name__)
         kargs.freeze_read_only(c.written_params)
         ctx = LaunchContext(kernel=self.__name__, filename=c.filename, chip=chip, grid=grid, block=block,
                             dynshared=dynshared, shared_layout=layout, shared_window=max(static + dynshared, 16),
-                            observers=observers, budget=_settings["watchdog_steps"])
+                            observers=observers, budget=_settings["watchdog_steps"],
+                            seconds=_settings["watchdog_seconds"])
         info = LaunchInfo(kernel=self.__name__, filename=c.filename, firstline=c.firstline, grid=grid,
                           block=block, dynshared=dynshared, static_shared=static, chip=chip,
                           args=dict(zip(c.params, kargs.values)), line_ops=c.line_ops)

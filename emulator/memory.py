@@ -165,22 +165,31 @@ def _split(a: KArray, idx, name: str):
 def _gather_indices(st, a: KArray, full, m, name: str, what: str):
     """Materialise and bounds-check the indices of the active lanes; returns safe index arrays."""
     out = []
+    bads = []
     for d, e in enumerate(full):
         e = val(e)
         _check_int(e, name)
         n = a.data.shape[d]
         if isinstance(e, np.ndarray):
             if e.size and (int(e.min()) < 0 or int(e.max()) >= n):
-                bad = (e < 0) | (e >= n)
-                if m is not None:
-                    bad = bad & m
+                oob = (e < 0) | (e >= n)
+                bad = oob if m is None else oob & m
                 if bad.any():
-                    raise _index_error(st, a, name, full, d, bad, what)
-                e = np.where((e < 0) | (e >= n), 0, e)
-        else:
-            if e < 0 or e >= n:
-                raise _index_error(st, a, name, full, d, None, what)
+                    bads.append((d, bad))
+                e = np.where(oob, 0, e)
+        elif e < 0 or e >= n:
+            bads.append((d, None))
         out.append(e)
+    if bads:
+        sp = st.sp
+        if all(b is not None for _, b in bads):
+            union = bads[0][1]
+            for _, b in bads[1:]:
+                union = union | b
+            first = int(np.flatnonzero(np.broadcast_to(union, sp.shape))[0])
+            dim = next(d for d, b in bads if np.broadcast_to(b, sp.shape).reshape(-1)[first])
+            raise _index_error(st, a, name, full, dim, union, what)
+        raise _index_error(st, a, name, full, next(d for d, b in bads if b is None), None, what)
     return tuple(out)
 
 

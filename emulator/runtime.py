@@ -15,9 +15,21 @@ from .errors import BarrierDivergenceError, KernelTypeError, KernelZeroDivisionE
 from .lanes import Affine, _is_int, mand, mandnot, mnot, mor, truth, val  # noqa: F401
 from .mathlib import *  # noqa: F401,F403
 from .memory import KArray, load, store  # noqa: F401
-from .warp import (activemask, all_sync, any_sync, ballot_sync, eq_sync, lanemask_lt,  # noqa: F401
-                   match_all_sync, match_any_sync, shfl_down_sync, shfl_sync, shfl_up_sync, shfl_xor_sync,
-                   syncwarp)
+from .warp import (  # noqa: F401
+    activemask,
+    all_sync,
+    any_sync,
+    ballot_sync,
+    eq_sync,
+    lanemask_lt,
+    match_all_sync,
+    match_any_sync,
+    shfl_down_sync,
+    shfl_sync,
+    shfl_up_sync,
+    shfl_xor_sync,
+    syncwarp,
+)
 
 
 class Undefined:

@@ -8,6 +8,8 @@ the line being executed, and forwards events to observers.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .devicearray import POISON_BYTE
@@ -17,6 +19,7 @@ from .memory import KArray
 from .observer import BarrierEvent, BranchEvent, MemoryEvent, StatementEvent
 
 SHARED_ALIGN = 16
+CHECK_EVERY = 2048          # loop iterations between looks at the clock
 _CONST_BASE = 1 << 48
 
 
@@ -33,7 +36,8 @@ class LaunchContext:
     """What stays the same for every chunk of one launch."""
 
     def __init__(self, *, kernel: str, filename: str, chip, grid, block, dynshared: int, shared_layout: dict,
-                 shared_window: int, observers: tuple, budget: int, print_budget: int = 1000) -> None:
+                 shared_window: int, observers: tuple, budget: int, seconds: float = 20.0,
+                 print_budget: int = 1000) -> None:
         self.kernel = kernel
         self.filename = filename
         self.chip = chip
@@ -45,6 +49,8 @@ class LaunchContext:
         self.dyn_offset = shared_window - dynshared
         self.observers = observers
         self.budget = budget
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
         self.steps = 0
         self.print_budget = print_budget
         self.print_suppressed = 0
@@ -60,7 +66,7 @@ class ChunkState:
         self.warp_size = ctx.chip.warp_size
         self.line = 0
         self.steps = ctx.steps
-        self.budget = ctx.budget
+        self.budget = min(ctx.budget, ctx.steps + CHECK_EVERY)
         self.ret = False
         self.instrumented = False
         z0, y0, x0 = sp.block0
@@ -151,13 +157,18 @@ class ChunkState:
         self.ret = mor(self.ret, m)
 
     def watchdog(self, line: int, m) -> None:
+        """Called when the step counter passes ``budget``: a checkpoint or the real limit."""
         ctx = self.launch
+        if self.steps <= ctx.budget and time.monotonic() < ctx.deadline:
+            self.budget = min(ctx.budget, self.steps + CHECK_EVERY)
+            return
+        limit = (f"budget of {ctx.budget:,} loop iterations" if self.steps > ctx.budget
+                 else f"time budget of {ctx.seconds:g} s")
         err = WatchdogTimeout(
-            f"the launch ran past the watchdog's budget of {ctx.budget:,} loop iterations; threads were "
-            f"still looping at line {line}",
+            f"the launch ran past the watchdog's {limit}; threads were still looping at line {line}",
             fix="check that the loop's condition eventually becomes false for every thread (an index that "
                 "never advances is the usual cause); if the loop really is that long, raise the budget with "
-                "cuda.set_watchdog(steps=...)")
+                "cuda.set_watchdog(steps=..., seconds=...)")
         err.line = line
         lane = first_lane(m, self.sp)
         if lane is not None:
