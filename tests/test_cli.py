@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from simtlab.cli import bench
 from simtlab.cli.main import main
 from simtlab.emulator.chips import PRESETS, get_active_chip, list_chips, load_chip, select_chip

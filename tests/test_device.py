@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from simtlab.emulator.chips import PRESETS, get_active_chip, load_chip, select_chip, use_chip
 from simtlab.emulator.device import (
     ATTRIBUTES,

@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from simtlab.cli.main import main
 from simtlab.emulator.chips import get_active_chip, select_chip, use_chip
 from simtlab.jupyter import banner, load_ipython_extension
