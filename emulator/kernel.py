@@ -20,6 +20,7 @@ from .errors import ArgumentError, InternalError, LaunchConfigError, MisalignedA
 from .lanes import LaneSpace
 from .memory import KArray
 from .observer import LaunchInfo, active_observers
+from .report import LaunchReport
 from .state import SHARED_ALIGN, ChunkState, LaunchContext
 
 DEFAULT_WATCHDOG_STEPS = int(os.environ.get("SIMTLAB_WATCHDOG_STEPS", 1_000_000))
@@ -186,6 +187,15 @@ class _Args:
                 continue
             k.frozen = True
 
+    def detach_outputs(self) -> None:
+        """Run on scratch copies: a sampled (profiling-only) launch must not write partial results."""
+        for k in self.arrays.values():
+            if not k.frozen:
+                root = k.root.copy()
+                k.data = np.ndarray(k.data.shape, k.dtype, buffer=root, offset=k.off0, strides=k.data.strides)
+                k.root = root
+        self.copy_back = []
+
     def finish(self) -> None:
         for host, dev in self.copy_back:
             if host.flags.writeable:
@@ -243,6 +253,7 @@ class Kernel:
         self.options = options
         self._compiled: dict[tuple, CompiledFunction] = {}
         self.last_launch: LaunchInfo | None = None
+        self.last_report: LaunchReport | None = None
 
     def compiled(self, argtypes: tuple = (), instrument: bool = False) -> CompiledFunction:
         key = (instrument, argtypes)
@@ -318,7 +329,11 @@ class Kernel:
         info = LaunchInfo(kernel=self.__name__, filename=c.filename, firstline=c.firstline, grid=grid,
                           block=block, dynshared=dynshared, static_shared=static, chip=chip,
                           args=dict(zip(c.params, kargs.values)), line_ops=c.line_ops)
+        report = LaunchReport(kernel=self.__name__, grid=grid, block=block, chip=chip.name, filename=c.filename,
+                              dynshared=dynshared, total_blocks=grid[0] * grid[1] * grid[2])
+        info.report = report
         self.last_launch = info
+        self.last_report = report
         nthreads = block[0] * block[1] * block[2]
         local_bytes = sum(int(np.prod(d.shape)) * d.dtype.itemsize for d in c.locals_)
         per_lane = 8 * (c.nvars + 24) + local_bytes
@@ -335,11 +350,16 @@ class Kernel:
             bpc = nblocks
         for o in observers:
             o.launch_begin(info)
+        chunks = list(plan_chunks(grid, bpc))
+        if info.sample_blocks is not None and not c.uses_grid_sync and info.sample_blocks < nblocks:
+            chunks, sampled = _sample_chunks(grid, info.sample_blocks)
+            report.sampled_blocks = sampled
+            kargs.detach_outputs()
         error = None
         st = None
         try:
             with np.errstate(all="ignore"):
-                for box, first in plan_chunks(grid, bpc):
+                for box, first in chunks:
                     sp = LaneSpace(box, first, grid, block)
                     st = ChunkState(ctx, sp)
                     st.instrumented = instrument
@@ -372,6 +392,20 @@ class Kernel:
             if ctx.print_suppressed:
                 print(f"... {ctx.print_suppressed} more lines of kernel print() output suppressed "
                       "(a GPU's printf buffer is limited too)", file=sys.stdout)
+
+
+def _sample_chunks(grid, nsample: int):
+    """Evenly spaced single blocks (one chunk each): a sample of the grid for profiling."""
+    gx, gy, gz = grid
+    total = gx * gy * gz
+    nsample = max(1, min(nsample, total))
+    picks = sorted({int(round(k * (total - 1) / max(nsample - 1, 1))) for k in range(nsample)})
+    out = []
+    for b in picks:
+        z, rem = divmod(b, gx * gy)
+        y, x = divmod(rem, gx)
+        out.append(((1, 1, 1), (z, y, x)))
+    return out, len(picks)
 
 
 class _Configured:

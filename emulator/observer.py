@@ -33,6 +33,8 @@ class LaunchInfo:
     chip: object
     args: dict
     line_ops: dict
+    report: object = None             # the LaunchReport observers fill in
+    sample_blocks: int | None = None  # an observer may ask to run only this many blocks (profiling)
 
 
 class _LaneEvent:
