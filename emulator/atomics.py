@@ -72,10 +72,7 @@ def atomic(st, op: str, a, idx, v, m, name: str, want_old: bool):
         off = off + e * a.data.strides[d]
     eoff = np.asarray(off) // a.dtype.itemsize
     v = val(v)
-    shapes = [np.shape(eoff), np.shape(v)] + ([np.shape(cmp)] if cmp is not None else [])
-    if m is not None:
-        shapes.append(m.shape)
-    shp = np.broadcast_shapes(*shapes)
+    shp = st.sp.shape      # every active lane performs the operation, even with uniform operands
     full_e = np.broadcast_to(eoff, shp).reshape(-1)
     full_v = np.broadcast_to(np.asarray(v).astype(a.dtype), shp).reshape(-1)
     full_c = np.broadcast_to(np.asarray(cmp).astype(a.dtype), shp).reshape(-1) if cmp is not None else None

@@ -332,12 +332,12 @@ class CodeGen:
         if not self.device:
             self.emit(f"{PREFIX}m = None")
         else:
-            self.emit(f"{PREFIX}rv = None")
+            self.emit(f"{PREFIX}rv = {PREFIX}rt.NO_VALUE")
         for n in sorted(self.scope.assigned - set(params)):
             self.emit(f"{n} = {PREFIX}rt.Undefined({n!r})")
         self.block(self.fdef.body)
         if self.device:
-            self.emit(f"return {PREFIX}rv")
+            self.emit(f"return None if {PREFIX}rv is {PREFIX}rt.NO_VALUE else {PREFIX}rv")
         return head + "\n" + "\n".join(self.lines) + "\n"
 
     def block(self, body: list[ast.stmt]) -> None:
@@ -635,6 +635,10 @@ class CodeGen:
     def for_(self, st: ast.For) -> None:
         it = st.iter
         obj = self.resolve(it.func) if isinstance(it, ast.Call) else None
+        if obj is not builtins.range and isinstance(st.target, ast.Name) and (
+                isinstance(it, ast.Tuple) or (isinstance(it, ast.Name) and it.id in self.scope.assigned)):
+            self.for_tuple(st)
+            return
         if obj is not builtins.range:
             raise self.err(st, f"kernels can only loop over range(...), not '{ast.unparse(it)}'",
                            fix="write `for k in range(n):` and index the array inside the loop")
@@ -662,6 +666,21 @@ class CodeGen:
             return f"{PREFIX}rt.range_cond({cur}, {stop}, {step})"
 
         self._for_loop(st, cond, before, cur, step)
+
+    def for_tuple(self, st: ast.For) -> None:
+        """``for v in (a, b, c):`` (numba unrolls loops over tuples): an index loop over the tuple."""
+        tup, cur = self.new("tu"), self.new("i")
+        self.emit(f"{tup} = {PREFIX}rt.as_tuple({self.expr(st.iter)})")
+        tgt = st.target
+
+        def before():
+            v = f"{tup}[{cur}]"
+            if id(tgt) in self.scope.plain:
+                self.emit(f"{tgt.id} = {v}")
+            else:
+                self.emit(f"{tgt.id} = {PREFIX}rt.asg({PREFIX}m, {v}, {tgt.id})")
+        self.emit(f"{cur} = 0")
+        self._for_loop(st, lambda: f"({cur} < len({tup}))", before, cur, "1")
 
     def _for_loop(self, st, cond, before, cur, step) -> None:
         first = self.new("f")
@@ -694,6 +713,8 @@ class CodeGen:
                 raise self.err(node, msg)
         if isinstance(node, ast.Constant):
             v = node.value
+            if isinstance(v, int) and not isinstance(v, bool) and not -(2 ** 31) <= v < 2 ** 31:
+                return self.const(np.int64(v))    # no narrower integer holds it: int64, as numba types it
             if isinstance(v, (bool, int, float, complex)) or v is None:
                 return repr(v)
             if isinstance(v, str):
@@ -717,6 +738,9 @@ class CodeGen:
             name = ast.unparse(node.value)
             return f"{PREFIX}rt.load({PREFIX}st, {arr}, {idx}, {mask}, {name!r})"
         if isinstance(node, ast.BinOp):
+            folded = self._fold(node)
+            if folded is not None:
+                return self.expr(ast.copy_location(ast.Constant(folded), node), mask)
             left = self.expr(node.left, mask)
             right = self.expr(node.right, mask)
             return self.binop_code(node.op, left, right, node, mask)
@@ -737,6 +761,25 @@ class CodeGen:
         if isinstance(node, ast.Call):
             return self.call(node, mask, discard)
         raise self.err(node, f"{type(node).__name__} expressions are not supported in kernels")
+
+    _FOLD = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+             ast.Pow: lambda a, b: a ** b if b >= 0 else None, ast.LShift: lambda a, b: a << b if b >= 0 else None,
+             ast.BitOr: lambda a, b: a | b, ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b}
+
+    def _fold(self, node):
+        """Integer constant expressions (``2**40``, ``1 << 31``) folded at compile time, as numba does."""
+        if isinstance(node, ast.Constant):
+            v = node.value
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            v = self._fold(node.operand)
+            return -v if v is not None else None
+        if isinstance(node, ast.BinOp) and type(node.op) in self._FOLD:
+            a, b = self._fold(node.left), self._fold(node.right)
+            if a is None or b is None or abs(b) > 4096:
+                return None
+            return self._FOLD[type(node.op)](a, b)
+        return None
 
     def binop_code(self, op, left: str, right: str, node, mask: str = PREFIX + "m") -> str:
         if isinstance(op, ast.FloorDiv):

@@ -16,7 +16,7 @@ import numpy as np
 from .chips import get_active_chip
 from .compiler import CompiledFunction, compile_function
 from .devicearray import DeviceNDArray, check_host_array
-from .errors import ArgumentError, InternalError, LaunchConfigError, MisalignedAccessError, SimtError
+from .errors import ArgumentError, InternalError, KernelTypeError, LaunchConfigError, MisalignedAccessError, SimtError
 from .lanes import LaneSpace
 from .memory import KArray
 from .observer import LaunchInfo, active_observers
@@ -371,6 +371,12 @@ class Kernel:
             error = err
             err.locate(kernel=self.__name__, filename=c.filename, line=st.line if st else None)
             raise
+        except OverflowError as exc:
+            error = KernelTypeError(
+                f"an integer constant does not fit the array's integer type ({exc})", kernel=self.__name__,
+                filename=c.filename, line=st.line if st else None,
+                fix="convert the array value first, e.g. int(x[i]) * 300, or use a wider dtype")
+            raise error from None
         except RecursionError:
             error = SimtError("device functions recursed too deeply (more than Python's recursion limit)",
                               kernel=self.__name__, filename=c.filename, line=st.line if st else None,

@@ -52,6 +52,9 @@ class Undefined:
     __hash__ = None
 
 
+NO_VALUE = Undefined("the return value")
+
+
 def asg(m, new, old):
     """``old = new`` for the lanes in ``m``; other lanes keep ``old``."""
     if m is None or old.__class__ is Undefined:
@@ -75,6 +78,12 @@ def unpack(v, n: int):
         raise KernelTypeError(f"cannot unpack a {type(v).__name__} into {n} names")
     if len(v) != n:
         raise KernelTypeError(f"cannot unpack {len(v)} values into {n} names")
+    return v
+
+
+def as_tuple(v):
+    if v.__class__ is not tuple:
+        raise KernelTypeError(f"kernels can loop over range(...) or a tuple, not a {type(v).__name__}")
     return v
 
 

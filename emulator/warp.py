@@ -186,7 +186,10 @@ def eq_sync(st, m, mask, pred):
 def _match(st, m, mask, value, what):
     act, mbits, _ = check_mask(st, m, mask, what)
     sp, ws = st.sp, st.warp_size
-    v = _warps(np.ascontiguousarray(_bp(value, sp)), ws)            # (B, W, ws)
+    v = np.ascontiguousarray(_bp(value, sp))
+    if v.dtype.kind == "f":         # compared by bit pattern: -0.0 differs from 0.0, NaN matches NaN
+        v = v.view(np.dtype(f"u{v.dtype.itemsize}"))
+    v = _warps(v, ws)                                                # (B, W, ws)
     a = _warps(act, ws, fill=False)
     eq = (v[:, :, :, None] == v[:, :, None, :]) & a[:, :, None, :]  # (B, W, i, j)
     weights = (np.uint64(1) << np.arange(ws, dtype=np.uint64))
