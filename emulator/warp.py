@@ -67,15 +67,43 @@ def _mask_bits(mask, sp: LaneSpace) -> np.ndarray:
     return _bp(np.asarray(mk).astype(np.int64) & FULL, sp).astype(np.uint64)
 
 
-def check_mask(st, m, mask, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check the lanes named by ``mask`` are the ones executing; return (active, mask, active bits)."""
+def _active_small(st, m) -> np.ndarray:
+    """Active lanes as (blocks or 1, threads): one row when the mask is the same in every block."""
+    sp = st.sp
+    if m is None:
+        return np.ones((1, sp.nthreads), dtype=bool)
+    if m.ndim == 6 and m.shape[0] == m.shape[1] == m.shape[2] == 1:
+        return np.broadcast_to(m, (1, 1, 1) + sp.shape[3:]).reshape(1, sp.nthreads)
+    return _bp(m, sp)
+
+
+def check_mask(st, m, mask, what: str) -> None:
+    """Check that the lanes named by ``mask`` are exactly executing the call (CUDA's rule for *_sync)."""
     sp, ws = st.sp, st.warp_size
-    act = _active_bp(st, m)
-    mbits = _mask_bits(mask, sp)
-    abits = _ballot_bits(act, ws)                                   # (B, W)
+    act = _active_small(st, m)
+    mk = val(mask)
+    if isinstance(mk, np.ndarray) and mk.dtype.kind not in "iub":
+        raise KernelTypeError("a warp mask must be an integer such as 0xffffffff")
+    uniform = not (isinstance(mk, np.ndarray) and mk.ndim)
+    if uniform:
+        mbits = np.uint64(int(mk) & FULL)
+    else:
+        mbits = _bp(np.asarray(mk).astype(np.int64) & FULL, sp).astype(np.uint64)
+        act = np.broadcast_to(act, mbits.shape)
+    abits = _ballot_bits(act, ws)                                   # (B or 1, W)
     ex = _exist_bits(sp, ws)                                        # (W,)
-    lane_abits = _lanes_from_warps(abits, sp, ws).reshape(sp.nblocks, sp.nthreads)
-    lane_ex = _lanes_from_warps(np.broadcast_to(ex, abits.shape), sp, ws).reshape(sp.nblocks, sp.nthreads)
+    if uniform:
+        # per warp: every named (existing) lane active, and every active lane named
+        named = mbits & ex
+        bad_w = (abits != 0) & (((named & ~abits) != 0) | ((abits & ~mbits) != 0))
+        if not bad_w.any():
+            return
+        act_full = np.broadcast_to(act, (sp.nblocks, sp.nthreads)) if act.shape[0] == 1 else act
+        mbits = np.broadcast_to(mbits, act_full.shape)
+        act = act_full
+        abits = _ballot_bits(act, ws)
+    lane_abits = _lanes_from_warps(abits, sp, ws).reshape(act.shape)
+    lane_ex = _lanes_from_warps(np.broadcast_to(ex, abits.shape), sp, ws).reshape(act.shape)
     lane = (np.arange(sp.nthreads) % ws).astype(np.uint64)
     own = (mbits >> lane) & np.uint64(1)
     missing = mbits & lane_ex & ~lane_abits
@@ -84,19 +112,19 @@ def check_mask(st, m, mask, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
         flat = np.flatnonzero(bad.reshape(-1))
         blk, thr = sp.unravel(int(flat[0]))
         b0, p0 = divmod(int(flat[0]), sp.nthreads)
-        mk = int(mbits[b0, p0])
-        missing_lanes = [k for k in range(ws) if (int(missing[b0, p0]) >> k) & 1]
-        if int(own[b0, p0]) == 0:
-            detail = f"the calling lane {p0 % ws} is not in its own mask 0x{mk:08x}"
+        mk0 = int(np.broadcast_to(mbits, act.shape)[b0, p0])
+        miss0 = int(np.broadcast_to(missing, act.shape)[b0, p0])
+        missing_lanes = [k for k in range(ws) if (miss0 >> k) & 1]
+        if int(np.broadcast_to(own, act.shape)[b0, p0]) == 0:
+            detail = f"the calling lane {p0 % ws} is not in its own mask 0x{mk0:08x}"
         else:
             shown = ", ".join(map(str, missing_lanes[:8])) + (" ..." if len(missing_lanes) > 8 else "")
-            detail = (f"mask 0x{mk:08x} names lanes {shown} of warp {p0 // ws}, which are not executing "
+            detail = (f"mask 0x{mk0:08x} names lanes {shown} of warp {p0 // ws}, which are not executing "
                       "this call (they exited, took another branch, or left a loop)")
         err = WarpMaskError(f"cuda.{what}: {detail}",
                             fix="make every lane named in the mask reach the call together, or pass "
                                 "cuda.activemask() / a mask built with cuda.ballot_sync for the lanes that do")
         raise with_lanes(err, LaneLocation(blk, thr, int(flat.size)))
-    return act, mbits, abits
 
 
 def _varies_in_warp(x) -> bool:
@@ -116,6 +144,8 @@ def _shuffle(st, m, mask, value, src_lane_fn, what):
     valid = valid & (src_p < sp.nthreads)
     src_p = np.where(valid, src_p, p)
     v = _bp(value, sp)
+    if src_p.shape[0] == 1:             # the same source lane pattern in every block
+        return _back(np.take(v, src_p[0], axis=1), sp)
     src_p = np.broadcast_to(src_p, v.shape)
     return _back(np.take_along_axis(v, src_p, axis=1), sp)
 
@@ -153,8 +183,10 @@ def shfl_xor_sync(st, m, mask, value, lane_mask):
 
 
 def _vote(st, m, mask, pred, what):
-    act, mbits, _ = check_mask(st, m, mask, what)
+    check_mask(st, m, mask, what)
     sp, ws = st.sp, st.warp_size
+    act = _active_bp(st, m)
+    mbits = _mask_bits(mask, sp)
     p = _bp(truth(pred), sp) & act
     pbits = _lanes_from_warps(_ballot_bits(p, ws), sp, ws).reshape(sp.nblocks, sp.nthreads)
     ex = _lanes_from_warps(np.broadcast_to(_exist_bits(sp, ws), (sp.nblocks, -(-sp.nthreads // ws))),
@@ -184,8 +216,10 @@ def eq_sync(st, m, mask, pred):
 
 
 def _match(st, m, mask, value, what):
-    act, mbits, _ = check_mask(st, m, mask, what)
+    check_mask(st, m, mask, what)
     sp, ws = st.sp, st.warp_size
+    act = _active_bp(st, m)
+    mbits = _mask_bits(mask, sp)
     v = np.ascontiguousarray(_bp(value, sp))
     if v.dtype.kind == "f":         # compared by bit pattern: -0.0 differs from 0.0, NaN matches NaN
         v = v.view(np.dtype(f"u{v.dtype.itemsize}"))
