@@ -18,7 +18,7 @@ env: $(STAMP)
 ## lab: set everything up, then start JupyterLab on the labs with the simtlab kernel
 lab: env
 	$(BIN)/simtlab kernel install --sys-prefix
-	$(BIN)/jupyter lab --notebook-dir=labs
+	$(BIN)/jupyter lab --notebook-dir=labs $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## test: set everything up, then lint and run the whole test suite
 test: env
