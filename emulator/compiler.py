@@ -231,6 +231,83 @@ class _Scope:
                     self.plain.add(nid)
 
 
+class _Liveness:
+    """Assignments under a partial mask whose old value no inactive lane can read later.
+
+    Lanes inactive at an assignment either took another branch of an enclosing ``if`` (they run
+    its ``else`` part after the ``then`` part, then the statements after the ``if``), stayed in an
+    enclosing loop (they may read the variable in a later iteration), or left through
+    ``break``/``continue``/``return``. If none of those paths reads the variable, the assignment
+    needs no merge with the old value (no ``np.where``), which keeps uniform values scalar.
+    """
+
+    def __init__(self, fdef: ast.FunctionDef) -> None:
+        self.parent: dict[int, tuple[list, int, ast.stmt | None, str]] = {}
+        self._index(fdef.body, None, "body")
+        self.safe: set[int] = set()
+        for n in ast.walk(fdef):
+            if isinstance(n, (ast.Assign, ast.AnnAssign)):
+                targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+                for t in targets:
+                    for e in ([t] if isinstance(t, ast.Name) else t.elts if isinstance(t, ast.Tuple) else []):
+                        if isinstance(e, ast.Name) and not self.needs_merge(n, e.id):
+                            self.safe.add(id(e))
+            elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+                if not self.needs_merge(n, n.target.id):
+                    self.safe.add(id(n.target))
+            elif isinstance(n, ast.For) and isinstance(n.target, ast.Name):
+                if not self.needs_merge(n, n.target.id, head=True):
+                    self.safe.add(id(n.target))
+
+    def _index(self, body, owner, part) -> None:
+        for k, st in enumerate(body):
+            self.parent[id(st)] = (body, k, owner, part)
+            if isinstance(st, ast.If):
+                self._index(st.body, st, "body")
+                self._index(st.orelse, st, "orelse")
+            elif isinstance(st, (ast.While, ast.For)):
+                self._index(st.body, st, "body")
+
+    @staticmethod
+    def reads(node, name: str) -> bool:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
+                return True
+            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name) and n.target.id == name:
+                return True
+        return False
+
+    @staticmethod
+    def _has_continue(loop) -> bool:
+        def walk(nodes):
+            for st in nodes:
+                if isinstance(st, ast.Continue):
+                    return True
+                if isinstance(st, ast.If) and (walk(st.body) or walk(st.orelse)):
+                    return True
+            return False
+        return walk(loop.body)
+
+    def needs_merge(self, stmt, name: str, head: bool = False) -> bool:
+        x = stmt
+        nested = head          # a for-loop's target is assigned at its head: the loop is the construct
+        while True:
+            body, k, owner, part = self.parent[id(x)]
+            if nested and any(self.reads(st, name) for st in body[k + 1:]):
+                return True
+            if owner is None:
+                return False
+            if isinstance(owner, ast.If):
+                if part == "body" and owner.orelse and any(self.reads(st, name) for st in owner.orelse):
+                    return True
+            elif nested or self._has_continue(owner):
+                test = owner.test if isinstance(owner, ast.While) else owner.iter
+                if self.reads(test, name) or any(self.reads(st, name) for st in owner.body):
+                    return True
+            x = owner
+            nested = True
+
+
 class CodeGen:
     """Translates one function definition into vectorised Python source."""
 
@@ -245,6 +322,7 @@ class CodeGen:
         self.compile_device = compile_device
         self.name = fdef.name
         self.scope = _Scope(fdef)
+        self.scope.plain |= _Liveness(fdef).safe
         self.lines: list[str] = []
         self.indent = 1
         self.tmp = 0

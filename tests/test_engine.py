@@ -252,3 +252,59 @@ def test_device_arrays_host_api():
     assert np.isnan(fresh.copy_to_host()).all()     # poisoned, not zeros
     cai = d.__cuda_array_interface__
     assert cai["shape"] == (4, 6) and cai["data"][0] == d.address
+
+
+@cuda.jit
+def merges(x, out):
+    i = cuda.grid(1)
+    if i >= x.size:
+        return
+    v = x[i]
+    a = 1
+    if v > 0.5:
+        a = 2                      # read after the if by lanes that did not take it
+    else:
+        b = a + 10                 # the else part reads a's old value
+        out[i, 4] = b
+    c = 0
+    for k in range(4):
+        if (i + k) % 2 == 0:
+            c = c + k              # lanes skipping this iteration keep their c for the next
+        if k == 2 and v < 0.2:
+            break
+        if k == 1 and v > 0.9:
+            continue
+        c = c + 100
+    d = 5
+    while d > 0:
+        d -= 1
+        if v > 0.3:
+            e = d                  # e is read after the loop
+    out[i, 0] = a
+    out[i, 1] = c
+    out[i, 2] = e if v > 0.3 else -1
+    out[i, 3] = d
+
+
+def test_merges_of_variables_assigned_under_partial_masks():
+    x = rng.random(300).astype(F)
+    out = np.zeros((300, 5), np.int64)
+    merges[2, 256](x, out)
+    for i, v in enumerate(x):
+        a = 2 if v > 0.5 else 1
+        b = 11 if v <= 0.5 else 0
+        c = 0
+        for k in range(4):
+            if (i + k) % 2 == 0:
+                c += k
+            if k == 2 and v < 0.2:
+                break
+            if k == 1 and v > 0.9:
+                continue
+            c += 100
+        d, e = 5, -1
+        while d > 0:
+            d -= 1
+            if v > 0.3:
+                e = d
+        assert tuple(out[i]) == (a, c, e if v > 0.3 else -1, d, b), i
