@@ -171,6 +171,8 @@ def _gather_indices(st, a: KArray, full, m, name: str, what: str):
         _check_int(e, name)
         n = a.data.shape[d]
         if isinstance(e, np.ndarray):
+            if e.dtype != np.int64:
+                e = e.astype(np.int64)      # narrow index types would wrap in address arithmetic
             if e.size and (int(e.min()) < 0 or int(e.max()) >= n):
                 oob = (e < 0) | (e >= n)
                 bad = oob if m is None else oob & m
@@ -297,5 +299,5 @@ def byte_offsets(a: KArray, full: tuple):
     """Per-lane byte offset (from the allocation's start) of ``a[full]``."""
     off = a.off0
     for d, e in enumerate(full):
-        off = off + val(e) * a.data.strides[d]
+        off = off + np.asarray(val(e), dtype=np.int64) * a.data.strides[d]
     return off

@@ -101,7 +101,7 @@ class MemoryEvent(_LaneEvent):
         """(blocks, threads) byte offset of each lane's access inside its allocation (or block window)."""
         off = self.offset0
         for e, s in zip(self.indices, self.strides):
-            off = off + val(e) * s
+            off = off + np.asarray(val(e), dtype=np.int64) * s
         off = np.asarray(off, dtype=np.int64)
         if self.space == "shared":
             # offsets inside each block's window, not inside the chunk's buffer

@@ -308,3 +308,17 @@ def test_merges_of_variables_assigned_under_partial_masks():
             if v > 0.3:
                 e = d
         assert tuple(out[i]) == (a, c, e if v > 0.3 else -1, d, b), i
+
+
+@cuda.jit
+def hist_u8(data, bins):
+    i = cuda.grid(1)
+    if i < data.size:
+        cuda.atomic.add(bins, data[i], 1)
+
+
+def test_atomics_with_narrow_index_types():
+    data = rng.integers(0, 256, 5000).astype(np.uint8)
+    bins = np.zeros(256, np.int32)
+    hist_u8[20, 256](data, bins)
+    assert (bins == np.bincount(data, minlength=256)).all()
