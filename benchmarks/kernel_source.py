@@ -23,6 +23,9 @@ TILE = 16  # matmul tile: (TILE, TILE) blocks and shared tiles
 TR_TILE = 32  # transpose tile edge (shared tile padded to TR_TILE + 1 columns against bank conflicts)
 TR_ROWS = 8  # transpose blocks are (TR_TILE, TR_ROWS): each thread moves TR_TILE // TR_ROWS elements
 WARP = 32
+# numba needs shared-array shapes as literals or module-level constants, not expressions
+WARPS_PER_BLOCK = BLOCK // WARP
+TR_TILE_PADDED = TR_TILE + 1
 FULL_MASK = 0xFFFFFFFF
 NBINS = 256  # histogram bins
 HIST_ITEMS = 16  # elements per thread of the histogram's grid-stride loop (sets the grid size)
@@ -122,7 +125,7 @@ def reduce_shared(x, partial):
 def reduce_warp(x, partial):
     """partial[block] = sum of the block's BLOCK elements: shuffles within each warp, then warp 0
     reduces the per-warp sums staged in shared memory."""
-    warp_sums = cuda.shared.array(BLOCK // WARP, np.float32)
+    warp_sums = cuda.shared.array(WARPS_PER_BLOCK, np.float32)
     tid = cuda.threadIdx.x
     lane = tid % WARP
     warp = tid // WARP
@@ -193,7 +196,7 @@ def transpose_naive(a, out):
 def transpose_tiled(a, out):
     """out = a.T through a shared 32x33 tile, so that both the read of a and the write of out are
     coalesced; the extra column keeps the tile's column reads free of bank conflicts."""
-    tile = cuda.shared.array((TR_TILE, TR_TILE + 1), np.float32)
+    tile = cuda.shared.array((TR_TILE, TR_TILE_PADDED), np.float32)
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
     x = cuda.blockIdx.x * TR_TILE + tx

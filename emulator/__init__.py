@@ -42,3 +42,14 @@ __all__ = [
     "set_chunk_budget", "set_watchdog", "BarrierEvent", "BranchEvent", "LaunchInfo", "MemoryEvent",
     "Observer", "StatementEvent", "attach", "detach", "observing",
 ]
+
+from .sanitizer import (  # noqa: E402,F401
+    SanitizerError,
+    SanitizerSession,
+    default_session,
+    sanitize,
+    set_default_sanitize,
+)
+
+__all__ += ["SanitizerError", "SanitizerSession", "default_session", "sanitize", "set_default_sanitize"]
+

@@ -65,7 +65,7 @@ def atomic(st, op: str, a, idx, v, m, name: str, want_old: bool):
                               "(pass a tuple for several)")
     full = a.pre + idx + a.post
     if st.obs:
-        st.mem_event("atomic", a, name, full, m, op=op)
+        st.mem_event("atomic", a, name, full, m, op=op, value=val(v))
     safe = _gather_indices(st, a, full, m, name, f"atomic {op}")
     off = a.off0
     for d, e in enumerate(safe):

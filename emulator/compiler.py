@@ -323,6 +323,7 @@ class CodeGen:
         self.name = fdef.name
         self.scope = _Scope(fdef)
         self.scope.plain |= _Liveness(fdef).safe
+        self.bool_names = self._bool_names(fdef)
         self.lines: list[str] = []
         self.indent = 1
         self.tmp = 0
@@ -340,6 +341,39 @@ class CodeGen:
         for name in self.scope.assigned:
             if name.startswith(PREFIX):
                 raise self.err(fdef, f"names starting with '{PREFIX}' are reserved by simtlab; rename '{name}'")
+
+    def _boolish(self, node) -> bool:
+        """Statically a boolean: comparisons, and/or/not, bool(), True/False, names only assigned those."""
+        if isinstance(node, (ast.Compare, ast.BoolOp)):
+            return True
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "bool":
+            return True
+        return isinstance(node, ast.Name) and node.id in getattr(self, "bool_names", ())
+
+    def _maybe_bool(self, node, code: str) -> str:
+        """Wrap an operand that may hold booleans (statically so, or unknown: a name, load or call)."""
+        if self._boolish(node) or isinstance(node, (ast.Name, ast.Subscript, ast.Call, ast.Attribute)):
+            if isinstance(node, ast.Name) and node.id not in self.scope.assigned:
+                return code           # a global constant
+            return f"{PREFIX}rt.bool_to_int({code})"
+        return code
+
+    def _bool_names(self, fdef) -> set[str]:
+        verdict: dict[str, bool] = {}
+        for n in ast.walk(fdef):
+            if isinstance(n, ast.Assign):
+                for t in n.targets:
+                    if isinstance(t, ast.Name):
+                        verdict[t.id] = verdict.get(t.id, True) and self._boolish(n.value)
+            elif isinstance(n, (ast.AugAssign, ast.For)) and isinstance(n.target, ast.Name):
+                verdict[n.target.id] = False
+            elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name):
+                verdict[n.target.id] = False
+        return {k for k, v in verdict.items() if v and k not in self.scope.params}
 
     # -- utilities ------------------------------------------------------------------------------
     def err(self, node, msg: str, fix: str | None = None) -> KernelCompileError:
@@ -387,10 +421,10 @@ class CodeGen:
             return tuple(self.const_value(e, what) for e in node.elts)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -self.const_value(node.operand, what)
-        if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv):
-            a, b = self.const_value(node.left, what), self.const_value(node.right, what)
-            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
-                    ast.FloorDiv: a // b if b else 0}[type(node.op)]
+        if isinstance(node, ast.BinOp):
+            raise self.err(node, f"{what} must be a literal or a module-level constant; numba does not accept an "
+                                 f"expression like '{ast.unparse(node)}' here",
+                           fix="define the value as a module-level constant first, e.g. TILE2 = TILE * 2")
         obj = self.resolve(node)
         if obj is self._MISSING:
             raise self.err(node, f"{what} must be a compile-time constant, but '{ast.unparse(node)}' "
@@ -821,6 +855,10 @@ class CodeGen:
                 return self.expr(ast.copy_location(ast.Constant(folded), node), mask)
             left = self.expr(node.left, mask)
             right = self.expr(node.right, mask)
+            if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.Pow)):
+                # Python and numba do arithmetic on booleans as integers (True + True == 2); numpy would not
+                left = self._maybe_bool(node.left, left)
+                right = self._maybe_bool(node.right, right)
             return self.binop_code(node.op, left, right, node, mask)
         if isinstance(node, ast.UnaryOp):
             v = self.expr(node.operand, mask)

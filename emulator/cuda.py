@@ -177,3 +177,5 @@ def current_context(devnum: int = 0):
 def get_chip():
     """The active emulated chip (simtlab extension)."""
     return get_active_chip()
+
+from .sanitizer import SanitizerError, default_session, sanitize, set_default_sanitize  # noqa: E402,F401

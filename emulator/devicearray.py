@@ -25,7 +25,7 @@ _SUPPORTED_KINDS = "biuf"     # bool, signed, unsigned, float (complex is listed
 class Allocation:
     """One block of emulated device memory."""
 
-    __slots__ = ("id", "base", "nbytes", "root", "space", "freed", "__weakref__")
+    __slots__ = ("id", "base", "nbytes", "root", "space", "freed", "init", "__weakref__")
 
     def __init__(self, nbytes: int, space: str = "global", base: int = 0, poison: bool = True) -> None:
         self.id = next(_ids)
@@ -33,6 +33,9 @@ class Allocation:
         self.space = space
         self.base = base
         self.freed = False
+        # initcheck's record of which bytes were ever written (by the host or by a sanitized launch):
+        # None means every byte is initialised; otherwise one uint8 flag per byte (0 = never written)
+        self.init: np.ndarray | None = None
         self.root = np.empty(max(self.nbytes, 1), dtype=np.uint8)
         if poison:
             self.root.fill(POISON_BYTE)
@@ -105,6 +108,8 @@ class DeviceNDArray:
         alloc = GLOBAL_SPACE.allocate(nbytes)
         if not poison:
             alloc.root.fill(0)
+        else:
+            alloc.init = np.zeros(max(nbytes, 1), dtype=np.uint8)   # nothing written yet
         flat = alloc.root[:nbytes].view(dtype)
         ary = flat.reshape(shape, order="F" if order == "F" else "C")
         return cls(alloc, ary)
@@ -115,6 +120,7 @@ class DeviceNDArray:
         order = "F" if (ary.flags.f_contiguous and not ary.flags.c_contiguous) else "C"
         d = cls.empty(ary.shape, ary.dtype, order=order)
         d._ary[...] = ary
+        d._alloc.init = None
         return d
 
     # -- numba's host API ----------------------------------------------------------------------
@@ -181,6 +187,24 @@ class DeviceNDArray:
         if src.shape != self.shape and src.size != self.size:
             raise ArgumentError(f"copy_to_device: source has shape {src.shape}, destination {self.shape}")
         self._ary[...] = src.reshape(self.shape)
+        self._mark_written()
+
+    def _mark_written(self, item=None) -> None:
+        """Record that the host wrote this array (or ``self[item]``), so that the sanitizer's initcheck
+        does not report later kernel reads of these bytes as uninitialised."""
+        init = self._alloc.init
+        if init is None or self._ary.size == 0:
+            return
+        a = self._ary
+        flags = np.ndarray(a.shape + (a.dtype.itemsize,), np.uint8, buffer=init, offset=self.byte_offset,
+                           strides=a.strides + (1,))
+        if item is None or item is Ellipsis or (isinstance(item, tuple) and any(e is Ellipsis for e in item)):
+            flags[...] = 1
+            return
+        try:
+            flags[item] = 1
+        except (IndexError, TypeError, ValueError):
+            flags[...] = 1          # an index numpy takes only on the typed array: marking more is safe
 
     def is_c_contiguous(self) -> bool:
         return bool(self._ary.flags.c_contiguous)
@@ -224,6 +248,7 @@ class DeviceNDArray:
         if isinstance(value, DeviceNDArray):
             value = value._ary
         self._ary[item] = value
+        self._mark_written(item)
 
     def __len__(self) -> int:
         return len(self._ary)

@@ -292,6 +292,9 @@ class Kernel:
             self._launch(griddim, blockdim, stream, dynshared, args)
         except SimtError as err:
             err.kernel = err.kernel or self.__name__
+            if not getattr(err, "_observed", False):
+                for o in active_observers():
+                    o.launch_refused(self.__name__, err)
             raise err.with_traceback(None) from None
 
     def _launch(self, griddim, blockdim, stream, dynshared, args) -> None:
@@ -369,6 +372,7 @@ class Kernel:
                     ctx.steps = st.steps
         except SimtError as err:
             error = err
+            err._observed = True
             err.locate(kernel=self.__name__, filename=c.filename, line=st.line if st else None)
             raise
         except OverflowError as exc:
@@ -376,11 +380,13 @@ class Kernel:
                 f"an integer constant does not fit the array's integer type ({exc})", kernel=self.__name__,
                 filename=c.filename, line=st.line if st else None,
                 fix="convert the array value first, e.g. int(x[i]) * 300, or use a wider dtype")
+            error._observed = True
             raise error from None
         except RecursionError:
             error = SimtError("device functions recursed too deeply (more than Python's recursion limit)",
                               kernel=self.__name__, filename=c.filename, line=st.line if st else None,
                               fix="check the recursion's base case")
+            error._observed = True
             raise error from None
         except Exception as exc:  # an engine bug: say where the kernel was, never a bare traceback
             error = InternalError(
@@ -388,16 +394,24 @@ class Kernel:
                 "simtlab; please report it with the kernel's source", kernel=self.__name__, filename=c.filename,
                 line=st.line if st else None)
             error.__cause__ = exc
+            error._observed = True
             if os.environ.get("SIMTLAB_DEBUG"):
                 raise
             raise error from None
         finally:
+            late = None
             for o in observers:
-                o.launch_end(info, error)
+                try:
+                    o.launch_end(info, error)
+                except SimtError as exc:     # e.g. a sanitizer in raise mode, on the launch's last access
+                    late = late or exc
             kargs.finish()
             if ctx.print_suppressed:
                 print(f"... {ctx.print_suppressed} more lines of kernel print() output suppressed "
                       "(a GPU's printf buffer is limited too)", file=sys.stdout)
+            if late is not None and error is None:
+                late._observed = True
+                raise late.locate(kernel=self.__name__, filename=c.filename)
 
 
 def _sample_chunks(grid, nsample: int):

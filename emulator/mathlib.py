@@ -220,7 +220,9 @@ def builtin_abs(x):
     return abs(x)
 
 
-def _reduce(uf, pyfn, args):
+def _reduce(better, pyfn, args):
+    """Python's rule, which numba follows: keep the first value unless a later one compares better
+    (so NaN handling depends on argument order, unlike np.maximum / np.minimum)."""
     if len(args) == 1:
         raise KernelTypeError("min()/max() of a single value: kernels compare scalars, e.g. max(a, b)")
     args = [_f(a) for a in args]
@@ -228,16 +230,16 @@ def _reduce(uf, pyfn, args):
         return pyfn(args)
     r = args[0]
     for a in args[1:]:
-        r = uf(r, a)
+        r = np.where(better(a, r), a, r)
     return r
 
 
 def builtin_min(*args):
-    return _reduce(np.minimum, builtins.min, args)
+    return _reduce(np.less, builtins.min, args)
 
 
 def builtin_max(*args):
-    return _reduce(np.maximum, builtins.max, args)
+    return _reduce(np.greater, builtins.max, args)
 
 
 def builtin_len(x):

@@ -259,7 +259,7 @@ def store(st, a, idx, v, m, name: str) -> None:
     full = a.pre + idx + a.post
     v = val(v)
     if st.obs:
-        st.mem_event("store", a, name, full, m)
+        st.mem_event("store", a, name, full, m, value=v)
     simple = True
     for e in full:
         if not (e.__class__ is Affine or _is_int(e)):

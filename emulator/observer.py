@@ -95,6 +95,7 @@ class MemoryEvent(_LaneEvent):
     mask: object
     warp_size: int
     op: str | None = None
+    value: object = None    # stores and atomics: the value each lane stores (scalar or lane-broadcastable)
 
     @cached_property
     def byte_offsets(self) -> np.ndarray:
@@ -167,6 +168,8 @@ class Observer:
     def branch(self, ev: BranchEvent) -> None: ...
     def barrier(self, ev: BarrierEvent) -> None: ...
     def launch_end(self, launch: LaunchInfo, error: BaseException | None) -> None: ...
+    def launch_refused(self, kernel: str, error: BaseException) -> None:
+        """A launch was refused before it began (bad configuration or arguments)."""
 
 
 _observers: list[Observer] = []

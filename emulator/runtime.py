@@ -134,6 +134,16 @@ def not_(v):
     return ~t
 
 
+def bool_to_int(v):
+    """Booleans used in arithmetic count as 0 and 1 (int64), as in Python and numba."""
+    v = val(v)
+    if isinstance(v, np.ndarray) and v.dtype == np.bool_:
+        return v.astype(np.int64)
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    return v
+
+
 def invert(v):
     return ~val(v)
 
@@ -282,6 +292,12 @@ def syncthreads(st, m, pred=True):
 
 
 def _block_reduce(st, m, pred, how):
+    p = val(pred)
+    if isinstance(p, (bool, np.bool_, float, np.floating)) or (
+            isinstance(p, np.ndarray) and p.dtype.kind not in "iu"):
+        kind = "a boolean" if isinstance(p, (bool, np.bool_)) or getattr(p, "dtype", None) == np.bool_ else "a float"
+        raise KernelTypeError(f"cuda.syncthreads_{how}() takes an integer predicate; numba rejects {kind}",
+                              fix="pass an int, e.g. cuda.syncthreads_count(1 if cond else 0)")
     _check_barrier(st, m, f"cuda.syncthreads_{how}()")
     if st.obs:
         st.barrier_event("block", m)

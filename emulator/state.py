@@ -178,12 +178,13 @@ class ChunkState:
         raise err
 
     # -- observer events ------------------------------------------------------------------------------
-    def mem_event(self, kind: str, a: KArray, name: str, full: tuple, m, op: str | None = None) -> None:
+    def mem_event(self, kind: str, a: KArray, name: str, full: tuple, m, op: str | None = None,
+                  value=None) -> None:
         base = a.alloc.base if a.alloc is not None else a.base_addr
         ev = MemoryEvent(kernel=self.launch.kernel, line=self.line, kind=kind, space=a.space, array=name,
                          alloc_id=a.alloc.id if a.alloc is not None else 0, base_address=base,
                          itemsize=a.dtype.itemsize, dtype=a.dtype, indices=full, strides=a.data.strides,
-                         offset0=a.off0, sp=self.sp, mask=m, warp_size=self.warp_size, op=op)
+                         offset0=a.off0, sp=self.sp, mask=m, warp_size=self.warp_size, op=op, value=value)
         for o in self.obs:
             o.memory(ev)
 
