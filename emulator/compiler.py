@@ -484,7 +484,7 @@ class CodeGen:
         if self.instrument:
             ops = self.ops_of(node)
             self.line_ops.setdefault(node.lineno, ops)
-            self.emit(f"{PREFIX}st.stmt_event({node.lineno}, {mask}, {ops!r})")
+            self.emit(f"{PREFIX}st.stmt_event({node.lineno}, {mask}, {ops!r}, locals())")
 
     def ops_of(self, node) -> tuple[str, ...]:
         ops = []

@@ -354,7 +354,11 @@ class Kernel:
         for o in observers:
             o.launch_begin(info)
         chunks = list(plan_chunks(grid, bpc))
-        if info.sample_blocks is not None and not c.uses_grid_sync and info.sample_blocks < nblocks:
+        if info.only_blocks is not None and not c.uses_grid_sync:
+            chunks = [_block_chunk(grid, int(b)) for b in sorted(set(info.only_blocks)) if 0 <= int(b) < nblocks]
+            report.sampled_blocks = len(chunks)
+            kargs.detach_outputs()
+        elif info.sample_blocks is not None and not c.uses_grid_sync and info.sample_blocks < nblocks:
             chunks, sampled = _sample_chunks(grid, info.sample_blocks)
             report.sampled_blocks = sampled
             kargs.detach_outputs()
@@ -420,12 +424,15 @@ def _sample_chunks(grid, nsample: int):
     total = gx * gy * gz
     nsample = max(1, min(nsample, total))
     picks = sorted({int(round(k * (total - 1) / max(nsample - 1, 1))) for k in range(nsample)})
-    out = []
-    for b in picks:
-        z, rem = divmod(b, gx * gy)
-        y, x = divmod(rem, gx)
-        out.append(((1, 1, 1), (z, y, x)))
-    return out, len(picks)
+    return [_block_chunk(grid, b) for b in picks], len(picks)
+
+
+def _block_chunk(grid, b: int):
+    """The one-block chunk of linear block id ``b``."""
+    gx, gy, _ = grid
+    z, rem = divmod(b, gx * gy)
+    y, x = divmod(rem, gx)
+    return (1, 1, 1), (z, y, x)
 
 
 class _Configured:

@@ -35,6 +35,7 @@ class LaunchInfo:
     line_ops: dict
     report: object = None             # the LaunchReport observers fill in
     sample_blocks: int | None = None  # an observer may ask to run only this many blocks (profiling)
+    only_blocks: list | None = None   # or only these linear block ids (replay); results are not written back
 
 
 class _LaneEvent:
@@ -130,6 +131,24 @@ class StatementEvent(_LaneEvent):
     sp: LaneSpace
     mask: object
     warp_size: int
+    frame_locals: dict | None = None
+
+    def variables(self) -> dict[str, np.ndarray]:
+        """The kernel's (or device function's) numeric variables after this statement, each as a
+        (blocks, threads) array. Call it inside ``statement()``: the values change as the kernel runs."""
+        out = {}
+        for name, v in (self.frame_locals or {}).items():
+            if name.startswith("_s_"):
+                continue
+            v = val(v)
+            if isinstance(v, tuple) and all(isinstance(e, (int, float, bool, np.generic, np.ndarray)) for e in v):
+                for k, e in enumerate(v):
+                    out[f"{name}[{k}]"] = np.broadcast_to(np.asarray(e), self.sp.shape).reshape(
+                        self.sp.nblocks, self.sp.nthreads)
+                continue
+            if isinstance(v, (int, float, bool, np.generic)) or (isinstance(v, np.ndarray) and v.ndim in (0, 6)):
+                out[name] = np.broadcast_to(np.asarray(v), self.sp.shape).reshape(self.sp.nblocks, self.sp.nthreads)
+        return out
 
 
 @dataclass

@@ -188,9 +188,9 @@ class ChunkState:
         for o in self.obs:
             o.memory(ev)
 
-    def stmt_event(self, line: int, m, ops: tuple) -> None:
+    def stmt_event(self, line: int, m, ops: tuple, frame_locals: dict | None = None) -> None:
         ev = StatementEvent(kernel=self.launch.kernel, line=line, ops=ops, sp=self.sp, mask=m,
-                            warp_size=self.warp_size)
+                            warp_size=self.warp_size, frame_locals=frame_locals)
         for o in self.obs:
             o.statement(ev)
 

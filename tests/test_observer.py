@@ -120,3 +120,36 @@ def test_no_observer_means_no_instrumented_code():
     src = branchy.compiled((), False).source
     assert "stmt_event" not in src and "branch_event" not in src
     assert "stmt_event" in branchy.compiled((), True).source
+
+
+class Values(Observer):
+    wants_statements = True
+
+    def __init__(self):
+        self.seen = {}
+
+    def launch_begin(self, launch):
+        launch.only_blocks = [1]
+
+    def statement(self, ev):
+        self.seen[ev.line] = ev.variables()
+
+
+@cuda.jit
+def squares(x, out):
+    i = cuda.grid(1)
+    v = x[i] * x[i]
+    out[i] = v
+
+
+def test_statement_variables_and_single_block_replay():
+    x = np.arange(64, dtype=F)
+    out = np.zeros(64, F)
+    obs = Values()
+    with observing(obs):
+        squares[2, 32](x, out)
+    first = squares.py_func.__code__.co_firstlineno
+    after_v = obs.seen[first + 3]
+    assert after_v["i"].shape == (1, 32) and (after_v["i"][0] == np.arange(32, 64)).all()   # only block 1 ran
+    assert (after_v["v"][0] == np.arange(32, 64) ** 2).all()
+    assert (out == 0).all()          # a replay of chosen blocks does not write results back
