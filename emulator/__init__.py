@@ -53,3 +53,4 @@ from .sanitizer import (  # noqa: E402,F401
 
 __all__ += ["SanitizerError", "SanitizerSession", "default_session", "sanitize", "set_default_sanitize"]
 
+from .profiler import Occupancy, Profiler, ProfileSession, occupancy, profile  # noqa: E402,F401

@@ -178,4 +178,5 @@ def get_chip():
     """The active emulated chip (simtlab extension)."""
     return get_active_chip()
 
+from .profiler import profile  # noqa: E402,F401
 from .sanitizer import SanitizerError, default_session, sanitize, set_default_sanitize  # noqa: E402,F401

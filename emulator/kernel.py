@@ -335,6 +335,7 @@ class Kernel:
         report = LaunchReport(kernel=self.__name__, grid=grid, block=block, chip=chip.name, filename=c.filename,
                               dynshared=dynshared, total_blocks=grid[0] * grid[1] * grid[2])
         info.report = report
+        info.kernel_object = self
         self.last_launch = info
         self.last_report = report
         nthreads = block[0] * block[1] * block[2]

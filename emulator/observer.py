@@ -36,6 +36,7 @@ class LaunchInfo:
     report: object = None             # the LaunchReport observers fill in
     sample_blocks: int | None = None  # an observer may ask to run only this many blocks (profiling)
     only_blocks: list | None = None   # or only these linear block ids (replay); results are not written back
+    kernel_object: object = None      # the Kernel being launched (its options, compiled code, py_func)
 
 
 class _LaneEvent:

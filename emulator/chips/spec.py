@@ -149,6 +149,11 @@ SCHEMA: tuple[FieldSpec, ...] = (
     _f("shared.phase_threads", "shared_phase_threads", "int", "threads",
        "threads whose shared accesses are served together (32; 16 = half-warp issue)",
        power_of_two=True),
+    _f("shared.conflict_replay", "shared_conflict_replay", "choice", "",
+       "what a bank conflict holds up: 'pipe' (cc >= 5.0: extra wavefronts queue in the shared-memory "
+       "pipe while other instructions keep issuing) or 'issue' (cc 1.x-3.x: the instruction is replayed "
+       "through the warp scheduler, so the replays take issue slots); used by the timing model",
+       required=False, default="pipe", choices=("pipe", "issue")),
     # constant memory
     _f("constant.bytes", "const_mem_bytes", "int", "bytes", "constant memory"),
     # caches
@@ -183,6 +188,13 @@ SCHEMA: tuple[FieldSpec, ...] = (
     # issue
     _f("issue.schedulers_per_sm", "schedulers_per_sm", "int", "schedulers",
        "warp schedulers per SM, each issuing up to one warp instruction per cycle"),
+    _f("issue.cycles_per_warp_instruction", "cycles_per_warp_instruction", "num", "cycles",
+       "cycles a scheduler needs to issue one warp instruction (1 on cc >= 5.0; 4 on cc 1.x, where 8 SPs "
+       "take 4 clock cycles per warp); used by the timing model",
+       required=False, default=1),
+    _f("issue.int_mul_per_cycle", "int_mul_per_cycle", "num", "results/cycle/SM",
+       "32-bit integer multiply throughput (Programming Guide throughput table); 0 = the same as pipes.int",
+       positive=False, required=False, default=0),
 )
 
 SCHEMA_BY_KEY: dict[str, FieldSpec] = {s.key: s for s in SCHEMA}
@@ -336,6 +348,9 @@ class Chip:
     tensor: TensorSpec | None = None
     description: str = ""
     shared_carveouts_kib: tuple[int, ...] = ()
+    shared_conflict_replay: str = "pipe"
+    cycles_per_warp_instruction: float = 1
+    int_mul_per_cycle: float = 0
     source: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
