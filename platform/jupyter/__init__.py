@@ -27,6 +27,7 @@ stay light.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -59,8 +60,11 @@ def banner() -> str:
     from simtlab.emulator.chips import get_active_chip
 
     chip = get_active_chip()
+    from simtlab.emulator.sanitizer import default_session
+
+    check = "sanitizer on" if default_session() is not None else "sanitizer off"
     return (f"simtlab: kernels run on the emulated '{chip.name}' chip "
-            f"({chip.sm_count} SMs, cc {chip.cc_string}) — %simt for help")
+            f"({chip.sm_count} SMs, cc {chip.cc_string}), {check} — %simt for help")
 
 
 def _recording_of(obj: Any, args: tuple, kwargs: dict) -> Any:
@@ -187,6 +191,10 @@ def load_ipython_extension(ipython: Any) -> None:
               f"({type(exc).__name__}: {exc})", file=sys.stderr)
     else:
         names["cuda"] = cuda
+        if "SIMTLAB_SANITIZE" not in os.environ:
+            # labs run with the sanitizer on (a racy kernel's lockstep-right answer is reported);
+            # `%sanitize off` or SIMTLAB_SANITIZE=0 turns it off
+            cuda.set_default_sanitize(True, echo=True)
     ipython.push(names)
     if hasattr(ipython, "register_magics"):
         try:
