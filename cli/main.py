@@ -75,6 +75,37 @@ def build_parser() -> argparse.ArgumentParser:
                               "Jupyter server that lives in another environment)")
     uninstall = kernel_sub.add_parser("uninstall", help="remove an installed kernelspec")
     uninstall.add_argument("--name", default="simtlab", help="kernel name (default: simtlab)")
+
+    labs = sub.add_parser("labs", help="release the course's labs (nbgrader)",
+                          description="The nbgrader course's labs: release student versions from the sources.")
+    labs_sub = labs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    release = labs_sub.add_parser("release", help="generate student versions (release/<lab>/) from source/<lab>/")
+    release.add_argument("labs", nargs="*", metavar="LAB", help="labs to release (default: all but '_' ones)")
+    labs_sub.add_parser("list", help="the labs and whether they are released")
+    for p in (release, labs_sub.choices["list"]):
+        p.add_argument("--course", metavar="DIR", help="course folder (default: ./labs or .)")
+
+    grade = sub.add_parser("grade", help="grade a class's submissions of a lab (sandboxed, parallel, resumable)",
+                           description="Grade every submission of LAB: sandboxed, in parallel, resumable; "
+                                       "writes the gradebook, a CSV and per-student feedback.")
+    grade.add_argument("lab", metavar="LAB")
+    grade.add_argument("--submissions", required=True, metavar="DIR|ZIP", help="folders per student or an LMS zip")
+    grade.add_argument("--course", metavar="DIR", help="course folder (default: ./labs or .)")
+    grade.add_argument("--workers", type=int, metavar="N", help="local parallel workers (default: CPU count)")
+    grade.add_argument("--dask", metavar="ADDRESS|local:N", help="run on a Dask cluster (local:N starts one)")
+    grade.add_argument("--cell-timeout", type=int, metavar="S", help="per-cell time limit (default: course)")
+    grade.add_argument("--wall", type=float, metavar="S", help="time limit per submission")
+    grade.add_argument("--memory", type=int, metavar="MB", help="memory per process")
+    grade.add_argument("--cpu", type=int, metavar="S", help="CPU seconds per process")
+    grade.add_argument("--processes", type=int, metavar="N", help="processes and threads per submission")
+    grade.add_argument("--sandbox", choices=("auto", "bwrap", "unshare", "none"), default="auto")
+    grade.add_argument("--hide", action="append", metavar="PATH", help="another path submissions must not see")
+    grade.add_argument("--state", metavar="DIR", help="journal, log and CSV folder (default: COURSE/grading/LAB)")
+    grade.add_argument("--csv", metavar="PATH", help="where to write the grades CSV")
+    grade.add_argument("--fresh", action="store_true", help="ignore earlier runs' journal and grade everything")
+    grade.add_argument("--retry-errors", action="store_true", help="grade again submissions whose grading failed")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument("--no-feedback", action="store_true", help="do not write feedback HTML")
     return parser
 
 
