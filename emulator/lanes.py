@@ -270,15 +270,6 @@ def mor(a, b):
     return _norm(a | b)
 
 
-def mnot(m):
-    """Lanes not in ``m``."""
-    if m is None:
-        return False
-    if m is False:
-        return None
-    return ~m
-
-
 def count(m, sp: LaneSpace) -> int:
     """How many lanes a mask holds."""
     if m is None:

@@ -67,10 +67,6 @@ class KArray:
         return f"<{self.space} array {self.name or ''} shape={self.shape} dtype={self.dtype}>"
 
 
-def karray_from_numpy(ary: np.ndarray, root: np.ndarray, space: str, **kw) -> KArray:
-    return KArray(ary, root, space, **kw)
-
-
 # -- helpers ------------------------------------------------------------------------------------
 
 def _index_error(st, a: KArray, name: str, full, dim: int, bad, what: str = "read") -> OutOfBoundsError:
@@ -293,11 +289,3 @@ def store(st, a, idx, v, m, name: str) -> None:
         cols = tuple(np.broadcast_to(e, shp).reshape(-1) if isinstance(e, np.ndarray) else e for e in safe)
         vv = np.broadcast_to(v, shp).reshape(-1) if isinstance(v, np.ndarray) else v
     a.data[cols] = vv
-
-
-def byte_offsets(a: KArray, full: tuple):
-    """Per-lane byte offset (from the allocation's start) of ``a[full]``."""
-    off = a.off0
-    for d, e in enumerate(full):
-        off = off + np.asarray(val(e), dtype=np.int64) * a.data.strides[d]
-    return off

@@ -12,7 +12,7 @@ import numpy as np
 
 from .atomics import atomic  # noqa: F401
 from .errors import BarrierDivergenceError, KernelTypeError, KernelZeroDivisionError, LaneLocation, with_lanes
-from .lanes import Affine, _is_int, mand, mandnot, mnot, mor, truth, val  # noqa: F401
+from .lanes import Affine, _is_int, mand, mandnot, mor, truth, val  # noqa: F401
 from .mathlib import *  # noqa: F401,F403
 from .memory import KArray, load, store  # noqa: F401
 from .warp import (  # noqa: F401
