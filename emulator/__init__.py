@@ -11,6 +11,7 @@ from .errors import (
                      BarrierDivergenceError,
                      InternalError,
                      KernelCompileError,
+                     KernelNotImplementedError,
                      KernelTypeError,
                      KernelZeroDivisionError,
                      LaunchConfigError,
@@ -36,8 +37,9 @@ from .observer import (
 
 __all__ = [
     "cuda", "Chip", "get_active_chip", "list_chips", "load_chip", "select_chip", "use_chip",
-    "ArgumentError", "BarrierDivergenceError", "InternalError", "KernelCompileError", "KernelTypeError",
-    "KernelZeroDivisionError", "LaunchConfigError", "MisalignedAccessError", "OutOfBoundsError",
+    "ArgumentError", "BarrierDivergenceError", "InternalError", "KernelCompileError",
+    "KernelNotImplementedError", "KernelTypeError", "KernelZeroDivisionError",
+    "LaunchConfigError", "MisalignedAccessError", "OutOfBoundsError",
     "ReadOnlyError", "SimtError", "WarpMaskError", "WatchdogTimeout", "DeviceFunction", "Kernel",
     "set_chunk_budget", "set_watchdog", "BarrierEvent", "BranchEvent", "LaunchInfo", "MemoryEvent",
     "Observer", "StatementEvent", "attach", "detach", "observing",

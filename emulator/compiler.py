@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import intrinsics as I
-from .errors import KernelCompileError
+from .errors import KernelCompileError, KernelNotImplementedError
 
 PREFIX = "_s_"
 
@@ -82,6 +82,14 @@ UNSUPPORTED_STMTS = {
     ast.Delete: "del is not supported in kernels",
     ast.Assert: "assert is not supported in emulated kernels; check with an if and write a flag to an array",
 }
+
+
+def _is_not_implemented_stub(st: ast.stmt) -> bool:
+    """``raise NotImplementedError`` or ``raise NotImplementedError(...)``: an exercise's unfilled stub."""
+    if not isinstance(st, ast.Raise) or st.exc is None:
+        return False
+    exc = st.exc.func if isinstance(st.exc, ast.Call) else st.exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
 @dataclass
@@ -513,6 +521,11 @@ class CodeGen:
         return tuple(ops)
 
     def stmt(self, st: ast.stmt) -> None:
+        if _is_not_implemented_stub(st):
+            raise KernelNotImplementedError(
+                "not implemented yet: this is still the exercise's stub", kernel=self.name, filename=self.filename,
+                line=st.lineno, fix="replace `raise NotImplementedError()` (and the '# YOUR CODE HERE' line) with "
+                "your code, run this cell again, then the test cell")
         for bad, msg in UNSUPPORTED_STMTS.items():
             if isinstance(st, bad):
                 raise self.err(st, msg)

@@ -60,6 +60,14 @@ class KernelCompileError(SimtError):
     """The kernel uses a construct outside the numba.cuda subset (raised when it is compiled)."""
 
 
+class KernelNotImplementedError(KernelCompileError, NotImplementedError):
+    """The kernel still holds an exercise's stub (``raise NotImplementedError()``): nothing to run yet.
+
+    A `NotImplementedError`, so lab checks pass it through unchanged: the student reads "implement
+    this", not a launch failure.
+    """
+
+
 class KernelTypeError(SimtError):
     """A value has a type the operation cannot take (e.g. a float used as an array index)."""
 

@@ -94,12 +94,12 @@ def _index_error(st, a: KArray, name: str, full, dim: int, bad, what: str = "rea
     neg = any(int(s) < 0 for s in shown)
     fix = ("indices must be >= 0: Python's negative (from-the-end) indexing does not exist on a GPU"
            if neg else
-           f"guard the access so that index {udim} stays below {n} "
+           f"guard the access so that the index on axis {udim} stays below {n} "
            f"(e.g. `if i < {name}.shape[{udim}]:`); the launch may have more threads than elements")
     space = "" if a.space == "global" else f"{a.space} "
     err = OutOfBoundsError(
         f"{what} of {space}array '{name}' at [{idx_txt}] is out of bounds "
-        f"(shape {a.shape}, index {udim} must be in 0..{n - 1})", fix=fix)
+        f"(shape {a.shape}: the index on axis {udim} must be in 0..{n - 1})", fix=fix)
     if lane is not None:
         blk, thr = sp.unravel(lane)
         from .errors import LaneLocation

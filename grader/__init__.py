@@ -16,8 +16,9 @@ and gradebook writer they use. See ``grader/README.md``.
 """
 
 from .checks import CheckFailure, CheckResult, check_kernel, default_launch, explain_mismatch, run_check, tricky_sizes
-from .gates import GraderSetupError, MetricResult, check_metrics, run_metrics
+from .gates import GraderSetupError, MetricResult, check_metrics, run_metrics, sector_bytes
 from .rubric import Rubric
 
 __all__ = ["CheckFailure", "CheckResult", "check_kernel", "run_check", "default_launch", "explain_mismatch",
-           "tricky_sizes", "GraderSetupError", "MetricResult", "check_metrics", "run_metrics", "Rubric"]
+           "tricky_sizes", "GraderSetupError", "MetricResult", "check_metrics", "run_metrics", "Rubric",
+           "sector_bytes"]

@@ -6,6 +6,9 @@ tables) and fails with a teaching message when a gate is not met:
 
 * ``max_sectors_per_request``: no line's global loads/stores touch more 32-byte sectors per warp
   request than this (4 is perfect for 4-byte elements read by a full warp);
+* ``max_load_bytes`` / ``max_store_bytes``: global memory traffic (32-byte sectors moved between
+  the SMs and L2, in bytes) at most this much: "every element read once and written once" is the
+  arrays' sizes rounded up to whole sectors;
 * ``max_bank_conflicts``: at most this many shared-memory bank conflicts (0: none), per launch;
 * ``time_within``: the model's estimated time is at most this factor times the reference
   solution's, on the same input and chip;
@@ -26,8 +29,8 @@ import numpy as np
 
 from .checks import CheckFailure, Size, _as_tuple, _kernel_name, default_launch, source_line
 
-__all__ = ["check_metrics", "profile_launch", "GraderSetupError", "MetricResult", "line_sectors_per_request",
-           "METRIC_TIME", "METRIC_BANK_CONFLICTS", "METRIC_SECTORS_PER_REQUEST"]
+__all__ = ["check_metrics", "profile_launch", "sector_bytes", "GraderSetupError", "MetricResult",
+           "line_sectors_per_request", "METRIC_TIME", "METRIC_BANK_CONFLICTS", "METRIC_SECTORS_PER_REQUEST"]
 
 #: Nsight Compute names the gates read (the profiler's `LaunchReport.metrics` keys)
 METRIC_TIME = "gpu__time_duration.sum"
@@ -41,6 +44,25 @@ _LINE_SEC = "global_{op}_sectors"
 _LINE_IDEAL = "global_{op}_ideal"
 _OPS = {"load": ("ld",), "store": ("st",), "both": ("ld", "st")}
 _OP_WORD = {"ld": "loads", "st": "stores"}
+_VERB = {"ld": "read", "st": "written"}
+_WHY_BYTES = {"ld": "what reading every input element once needs", "st": "what writing every output element once needs"}
+SECTOR_BYTES = 32
+
+
+def sector_bytes(*arrays: Any) -> int:
+    """Bytes of global-memory traffic that touching each element of `arrays` once costs: every
+    array's size rounded up to whole 32-byte sectors (allocations are sector-aligned)."""
+    return sum(-(-int(np.asarray(a).nbytes) // SECTOR_BYTES) * SECTOR_BYTES for a in arrays)
+
+
+def _worst_line(report: Any, op: str, first: int | None) -> str:
+    rows = [(float(d.get(_LINE_SEC.format(op=op), 0.0) or 0.0), line)
+            for line, d in (getattr(report, "per_line", {}) or {}).items()]
+    rows = [r for r in rows if r[0] > 0]
+    if not rows:
+        return ""
+    sectors, line = max(rows)
+    return f"\n    the most traffic: {_line_ref(report, line, first)} ({int(sectors):,} sectors)"
 
 
 class GraderSetupError(RuntimeError):
@@ -143,6 +165,7 @@ def check_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tup
                   threads: int | Sequence[int] = 128, launch: Callable[[Any, tuple, Size], Any] | None = None,
                   seed: int = 0, chip: Any = None, max_sectors_per_request: float | None = None,
                   access: str = "both", lines: Any = None, max_bank_conflicts: int | None = None,
+                  max_load_bytes: int | None = None, max_store_bytes: int | None = None,
                   time_within: float | None = None, reference: Any = None,
                   reference_launch: Callable[[Any, tuple, Size], Any] | None = None,
                   limits: Mapping[str, float] | None = None, quiet: bool = False) -> None:
@@ -152,6 +175,8 @@ def check_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tup
         (``access``: "load", "store" or "both"; ``lines``: a substring of the lines to judge, a line
         number or a list of them; default every line).
     max_bank_conflicts: the most shared-memory bank conflicts in the launch (0 for none).
+    max_load_bytes, max_store_bytes: the most global-memory bytes loaded / stored, counted in whole
+        32-byte sectors (`sector_bytes(array)` gives an array's size rounded up to sectors).
     time_within, reference: the estimated time may be at most ``time_within`` times that of the
         `reference` kernel launched the same way (``reference_launch`` if it is launched differently).
     limits: other metrics, ``{"Nsight Compute name or label": maximum}``.
@@ -163,7 +188,8 @@ def check_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tup
     __tracebackhide__ = True
     run_metrics(kernel, inputs, size, threads=threads, launch=launch, seed=seed, chip=chip,
                 max_sectors_per_request=max_sectors_per_request, access=access, lines=lines,
-                max_bank_conflicts=max_bank_conflicts, time_within=time_within, reference=reference,
+                max_bank_conflicts=max_bank_conflicts, max_load_bytes=max_load_bytes,
+                max_store_bytes=max_store_bytes, time_within=time_within, reference=reference,
                 reference_launch=reference_launch, limits=limits, quiet=quiet)
 
 
@@ -171,6 +197,7 @@ def run_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tuple
                 threads: int | Sequence[int] = 128, launch: Callable[[Any, tuple, Size], Any] | None = None,
                 seed: int = 0, chip: Any = None, max_sectors_per_request: float | None = None,
                 access: str = "both", lines: Any = None, max_bank_conflicts: int | None = None,
+                max_load_bytes: int | None = None, max_store_bytes: int | None = None,
                 time_within: float | None = None, reference: Any = None,
                 reference_launch: Callable[[Any, tuple, Size], Any] | None = None,
                 limits: Mapping[str, float] | None = None, quiet: bool = False) -> MetricResult:
@@ -189,7 +216,7 @@ def run_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tuple
     with _maybe_chip(chip):
         try:
             report = profile_launch(kernel, lambda: launcher(kernel, args, size))
-        except (GraderSetupError, CheckFailure):
+        except (GraderSetupError, CheckFailure, NotImplementedError):
             raise
         except Exception as exc:
             raise CheckFailure(f"{head}: the launch raised {type(exc).__name__}: "
@@ -248,6 +275,20 @@ def run_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tuple
                 f"  shared memory: {total:,.0f} bank conflicts (at most {max_bank_conflicts} allowed){where}\n"
                 "    look at: threads of a warp that access different 4-byte words in the same bank (address / 4 "
                 "% 32) are serialised; a column of a [32][32] tile hits one bank, pad it to [32][33]")
+
+    for op, most in (("ld", max_load_bytes), ("st", max_store_bytes)):
+        if most is None:
+            continue
+        sectors = _metric(report, METRIC_SECTORS.format(op=op), 0.0) or 0.0
+        moved = int(sectors) * SECTOR_BYTES
+        result.values[f"global_{op}_bytes"] = moved
+        if moved > most:
+            failures.append(
+                f"  global {_OP_WORD[op]} moved {moved:,} bytes ({int(sectors):,} sectors of {SECTOR_BYTES} bytes); at "
+                f"most {int(most):,} allowed ({_WHY_BYTES[op]})\n"
+                f"    look at: each element should be {_VERB[op]} once, by one thread, and the threads of a warp "
+                "should touch neighbouring elements so that every 32-byte sector they move is used in full"
+                + _worst_line(report, op, first))
 
     if time_within is not None:
         t = _metric(report, METRIC_TIME)

@@ -262,3 +262,54 @@ def test_rubric_partial_credit_and_requirements(capsys):
     with pytest.raises(ValueError, match="no earlier part"):
         with Rubric(1).part(1, "x", requires="y"):
             pass
+
+
+@cuda.jit
+def saxpy_reads_twice(a, x, y, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = a * x[i] + y[i]
+        out[i] = out[i] + 0 * x[(i + 32) % x.size]     # reads out and x again: twice the load traffic
+
+
+@cuda.jit
+def saxpy_stub(a, x, y, out):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def test_traffic_gate_counts_bytes_in_whole_sectors():
+    from simtlab.grader import sector_bytes
+
+    assert sector_bytes(np.zeros(8, np.float32)) == 32 and sector_bytes(np.zeros(9, np.float32)) == 64
+    assert sector_bytes(np.zeros(1000, np.float32), np.zeros(3, np.int8)) == 4000 + 32
+    n = 1000
+    _, x, y, out = saxpy_inputs(np.random.default_rng(0), n)
+    res = run_metrics(saxpy, saxpy_inputs, n, max_load_bytes=sector_bytes(x, y), max_store_bytes=sector_bytes(out),
+                      quiet=True)
+    assert res.values["global_ld_bytes"] == 8000 and res.values["global_st_bytes"] == 4000
+    with pytest.raises(CheckFailure) as ei:
+        check_metrics(saxpy_reads_twice, saxpy_inputs, n, max_load_bytes=sector_bytes(x, y),
+                      max_store_bytes=sector_bytes(out))
+    msg = str(ei.value)
+    assert "global loads moved 16,000 bytes (500 sectors of 32 bytes); at most 8,000 allowed" in msg
+    assert "x[(i + 32) % x.size]" in msg and "(250 sectors)" in msg and "global stores moved 8,000 bytes" in msg
+
+
+def test_an_exercise_stub_says_implement_this_instead_of_failing_the_check(capsys):
+    from simtlab.emulator import KernelNotImplementedError
+
+    with pytest.raises(NotImplementedError) as ei:
+        check_kernel(saxpy_stub, saxpy_ref, saxpy_inputs, sizes=[100])
+    assert isinstance(ei.value, KernelNotImplementedError) and not isinstance(ei.value, CheckFailure)
+    assert "not implemented yet" in str(ei.value) and "raise NotImplementedError()" in str(ei.value)
+    with pytest.raises(NotImplementedError):
+        check_metrics(saxpy_stub, saxpy_inputs, 100, max_sectors_per_request=4)
+    rubric = Rubric(2)
+    with rubric.part(1, "values"):
+        check_kernel(saxpy_stub, saxpy_ref, saxpy_inputs, sizes=[100])
+    with rubric.part(1, "metrics", requires=True):
+        check_metrics(saxpy_stub, saxpy_inputs, 100, max_sectors_per_request=4)
+    assert rubric.score() == 0
+    out = capsys.readouterr().out
+    assert out.count("not implemented yet") == 2 and out.count("fix: replace") == 1   # said in full once
