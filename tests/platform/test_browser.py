@@ -78,6 +78,7 @@ def lab(kernel_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
     root = base / "root"
     root.mkdir()
     shutil.copy(REPO / "labs" / "tour" / "tour.ipynb", root / "tour.ipynb")
+    shutil.copytree(REPO / "labs" / "source" / "lab01-simt-basics", root / "lab01")
     _write_settings(base / "settings")
     port = _free_port()
     env = dict(os.environ, **kernel_env)
@@ -214,3 +215,42 @@ def test_tour_renders_profiler_report_and_memory_map_in_jupyterlab(lab):
             page.screenshot(path=str(ARTIFACTS / "tour-jupyterlab.png"), full_page=True)
             browser.close()
     assert (ARTIFACTS / "tour-jupyterlab.png").stat().st_size > 10_000
+
+
+def test_lab1_pictures_tests_and_memory_maps_render_in_jupyterlab(lab):
+    """Lab 1 (source version, solutions in place) in a real JupyterLab: every picture of the data loads, every test
+    cell passes, and each exercise's 'what your kernel did' memory map renders as a live widget."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{lab}/lab/tree/lab01/lab01-simt-basics.ipynb?reset", timeout=120_000)
+            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            page.wait_for_function("""() => (document.querySelector('.jp-Toolbar-kernelName') || {}).textContent
+                                          ?.includes('simtlab')""", timeout=120_000)
+            _run_all_cells(page)
+            page.wait_for_function(
+                """() => document.querySelectorAll('.jp-OutputArea-output .widget-html-content '
+                        + '[data-simtlab="memory-map"]').length >= 8""", timeout=RUN_ALL_S * 1000)
+            page.wait_for_function(
+                """() => ![...document.querySelectorAll('.jp-InputArea-prompt')].some(p => p.textContent.includes('*'))
+                        && document.querySelector(".jp-Notebook-ExecutionIndicator[data-status='idle']")""",
+                timeout=RUN_ALL_S * 1000)
+            # JupyterLab renders markdown lazily: scroll through so that every picture is attached and loaded
+            for cell in page.locator(".jp-MarkdownCell").all():
+                cell.scroll_into_view_if_needed()
+            page.wait_for_function(
+                """() => { const imgs = [...document.querySelectorAll('.jp-RenderedMarkdown img')];
+                           return imgs.length >= 8 && imgs.every(i => i.complete && i.naturalWidth > 100); }""",
+                timeout=60_000)
+            outputs = " ".join(page.locator(".jp-OutputArea-output").all_text_contents())
+            assert outputs.count("(1/1)") == 16 and "(0/1)" not in outputs, outputs[:3000]
+            assert "Error" not in outputs and "Traceback" not in outputs
+            page.locator(".jp-RenderedMarkdown img").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "lab1-jupyterlab.png"))
+        finally:
+            browser.close()
