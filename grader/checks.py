@@ -315,7 +315,7 @@ def check_kernel(kernel: Any, reference: Callable[..., Any], inputs: Callable[[n
                  threads: int | Sequence[int] = 128, launch: Callable[[Any, tuple, Size], Any] | None = None,
                  outputs: Sequence[int] | None = None, rtol: float = 1e-5, atol: float = 1e-6,
                  sanitize: bool | int = True, tools: Any = "all", poison: bool = True, name: str | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, show: bool | None = None) -> None:
     """Check `kernel` against `reference` on many random inputs; raise `CheckFailure` on the first problem.
 
     Parameters
@@ -337,6 +337,9 @@ def check_kernel(kernel: Any, reference: Callable[..., Any], inputs: Callable[[n
         elements the kernel never writes are found. Turn off for kernels that accumulate into
         their outputs (atomics into a zeroed histogram).
     quiet: do not print the one-line summary when the check passes.
+    show: on a wrong result, also display the output as the kernel left it next to what was expected,
+        beside the launch's memory access map (default: only in an interactive notebook, never while
+        nbgrader executes one).
 
     Everything is deterministic in `seed`. Returns None, so that a test cell ending with the call
     shows no value (nbgrader reads a cell's value as partial credit); `run_check` returns the details.
@@ -344,7 +347,7 @@ def check_kernel(kernel: Any, reference: Callable[..., Any], inputs: Callable[[n
     __tracebackhide__ = True
     run_check(kernel, reference, inputs, sizes=sizes, trials=trials, seed=seed, threads=threads, launch=launch,
               outputs=outputs, rtol=rtol, atol=atol, sanitize=sanitize, tools=tools, poison=poison, name=name,
-              quiet=quiet)
+              quiet=quiet, show=show)
 
 
 def run_check(kernel: Any, reference: Callable[..., Any], inputs: Callable[[np.random.Generator, Size], tuple],
@@ -352,7 +355,7 @@ def run_check(kernel: Any, reference: Callable[..., Any], inputs: Callable[[np.r
               threads: int | Sequence[int] = 128, launch: Callable[[Any, tuple, Size], Any] | None = None,
               outputs: Sequence[int] | None = None, rtol: float = 1e-5, atol: float = 1e-6,
               sanitize: bool | int = True, tools: Any = "all", poison: bool = True, name: str | None = None,
-              quiet: bool = False) -> CheckResult:
+              quiet: bool = False, show: bool | None = None) -> CheckResult:
     """`check_kernel` returning a `CheckResult` (sizes tried, launches sanitized) when it passes."""
     __tracebackhide__ = True
     kname = name or _kernel_name(kernel)
@@ -409,6 +412,8 @@ def run_check(kernel: Any, reference: Callable[..., Any], inputs: Callable[[np.r
         findings = sanitizer_errors(session)
         cfg = _describe_launch(used)
         if problems:
+            if _showing(show):
+                _show_failure(kernel, launcher, inputs, [seed, trial], size, outs, expected, rtol, atol, poison)
             msg = [f"check_kernel({kname}) failed on {where}{f' [{cfg}]' if cfg else ''}: wrong result", *problems]
             if findings:
                 msg.append("  the sanitizer also reports problems that may explain it:")
@@ -431,6 +436,59 @@ def run_check(kernel: Any, reference: Callable[..., Any], inputs: Callable[[np.r
         san = f"; sanitizer clean on {result.sanitized}" if result.sanitized else ""
         print(f"check_kernel({kname}): passed on {len(result.sizes)} random inputs (sizes {shown}{more}){san}")
     return result
+
+
+def _showing(show: bool | None) -> bool:
+    """Whether a failed check should also display pictures: asked for, or an interactive notebook not being graded."""
+    if show is not None:
+        return bool(show)
+    import os
+    import sys
+
+    if os.environ.get("NBGRADER_EXECUTION") or "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _show_failure(kernel: Any, launcher: Callable[..., Any], inputs: Callable[..., tuple], rng_seed: list[int],
+                  size: Size, outs: list[int], expected: tuple, rtol: float, atol: float, poison: bool) -> None:
+    """Run the failing trial again with the access recorder and display, per wrong output, what the kernel wrote
+    next to what was expected beside the memory access map. Showing must never hide the failure itself: any problem
+    here (no Jupyter side installed, a launch that raises) only means fewer pictures."""
+    try:
+        from simtlab.jupyter.failure import show_check_failure
+        from simtlab.jupyter.recorder import recording
+    except ImportError:
+        return
+    try:
+        args = _as_tuple(inputs(np.random.default_rng(rng_seed), size))
+        if poison:
+            for i in outs:
+                if isinstance(args[i], np.ndarray):
+                    _poison(args[i])
+        recs: list[Any] = []
+        try:  # a quiet sanitizer session of its own keeps the kernel's default one from echoing findings again
+            with _open_sanitizer("all"), recording() as recs:
+                launcher(kernel, args, size)
+        except Exception:  # noqa: BLE001 - a launch error was reported by the check; show what was recorded
+            pass
+        rec = recs[-1] if recs else None
+        for k, i in enumerate(outs):
+            got = np.asarray(_host(args[i]))
+            want = np.asarray(expected[k])
+            if got.shape != want.shape:
+                continue
+            wrong = _wrong_mask(got, want, rtol, atol)
+            if wrong.any():
+                unwritten = _unwritten(got) & ~_unwritten(want) if poison else None
+                show_check_failure(kernel, i, got, want, wrong, unwritten, rec=rec,
+                                   title=f"check failed on {_size_text(size)}: what your kernel wrote, and what "
+                                         "was expected")
+    except Exception:  # noqa: BLE001
+        return
 
 
 def _host(a: Any) -> Any:

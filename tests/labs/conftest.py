@@ -1,16 +1,15 @@
-"""Fixtures of the lab tests: a private 'simtlab' kernelspec, and a private copy of the course with labs 0 and 1."""
+"""Fixtures of the lab tests: a private 'simtlab' kernelspec (helpers for the course copy: labcourse.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-LABS = ("lab00-platform", "lab01-simt-basics")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")
@@ -30,13 +29,3 @@ def kernel_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
             os.environ.pop("JUPYTER_PATH", None)
         else:
             os.environ["JUPYTER_PATH"] = old
-
-
-def make_course(dest: Path, labs: tuple[str, ...] = LABS) -> Path:
-    """A course folder with the real course configuration and the given labs' sources."""
-    course = dest / "course"
-    (course / "source").mkdir(parents=True)
-    shutil.copy(REPO / "labs" / "nbgrader_config.py", course / "nbgrader_config.py")
-    for lab in labs:
-        shutil.copytree(REPO / "labs" / "source" / lab, course / "source" / lab)
-    return course

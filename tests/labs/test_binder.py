@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import LABS, REPO
+from labcourse import LABS, REPO
 from test_labs import release_is_runnable
 
 pytestmark = pytest.mark.slow

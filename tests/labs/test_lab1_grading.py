@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import make_course
+from labcourse import make_course
 
 pytestmark = pytest.mark.slow
 

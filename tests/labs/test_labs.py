@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import LABS, REPO, make_course
+from labcourse import LABS, REPO, make_course
 
 pytestmark = pytest.mark.slow
 

@@ -66,3 +66,50 @@ def test_nothing_is_displayed_while_nbgrader_executes(kernel_env, tmp_path, monk
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     nb = execute(TOUR, tmp_path)
     assert html_outputs(nb) == []
+
+
+FAILING_CHECK = '''
+import numpy as np
+from simtlab.emulator import cuda
+from simtlab.grader import check_kernel
+
+
+@cuda.jit
+def add_one_short(x, out):
+    i = cuda.grid(1)
+    if i < out.size - 3:          # the last three elements are never written
+        out[i] = x[i] + 1
+
+
+check_kernel(add_one_short, lambda x, out: x + 1,
+             lambda rng, n: (rng.random(n).astype(np.float32), np.zeros(n, np.float32)), sizes=[50])
+'''
+
+
+def _run_cells(sources: list[str], tmp_path: Path) -> nbformat.NotebookNode:
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    NotebookClient(nb, timeout=300, kernel_name="simtlab", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+def test_a_failed_check_shows_what_the_kernel_wrote_next_to_what_was_expected(kernel_env, tmp_path):
+    nb = _run_cells([FAILING_CHECK], tmp_path)
+    outputs = nb.cells[0].outputs
+    assert [o["ename"] for o in outputs if o["output_type"] == "error"] == ["CheckFailure"]
+    shown = [o for o in outputs if o["output_type"] == "display_data"]
+    assert len(shown) == 1 and "3 never written" in shown[0]["data"]["text/plain"]
+    page = shown[0]["data"]["text/html"]
+    assert 'data-simtlab="check-failure"' in page and 'data-simtlab="memory-map"' in page
+    assert page.count("background:#ffe0b2") == 3 + 1      # three never-written cells, plus the legend
+    assert 'data-simtlab-value="writes">47<' in page        # the map: 47 of the 50 elements written
+
+
+def test_a_failed_check_shows_nothing_while_nbgrader_grades(kernel_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    nb = _run_cells([FAILING_CHECK], tmp_path)
+    outputs = nb.cells[0].outputs
+    assert [o["ename"] for o in outputs if o["output_type"] == "error"] == ["CheckFailure"]
+    assert not [o for o in outputs if o["output_type"] in ("display_data", "stream") and o.get("name") != "stdout"]
