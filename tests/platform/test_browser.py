@@ -147,6 +147,17 @@ def _run_all_cells(page, attempts: int = 4) -> None:
             page.wait_for_timeout(2_000)
 
 
+def _open_and_run_all(page, url: str) -> None:
+    """Open a notebook, wait until it runs on the simtlab kernel and is idle, then Run All Cells."""
+    page.goto(url, timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=120_000)
+    # the notebook opened on its own kernel: wait until the kernel is up and idle
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_function("""() => (document.querySelector('.jp-Toolbar-kernelName') || {}).textContent
+                                  ?.includes('simtlab')""", timeout=120_000)
+    _run_all_cells(page)
+
+
 def test_tour_renders_profiler_report_and_memory_map_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
 
@@ -157,13 +168,7 @@ def test_tour_renders_profiler_report_and_memory_map_in_jupyterlab(lab):
         console: list[str] = []
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
         try:
-            page.goto(f"{lab}/lab/tree/tour.ipynb?reset", timeout=120_000)
-            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=120_000)
-            # the notebook opened on its own kernel: wait until the kernel is up and idle
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-            page.wait_for_function("""() => (document.querySelector('.jp-Toolbar-kernelName') || {}).textContent
-                                          ?.includes('simtlab')""", timeout=120_000)
-            _run_all_cells(page)
+            _open_and_run_all(page, f"{lab}/lab/tree/tour.ipynb?reset")
             # every visualizer of the tour renders as a live widget; the last cell shows the dashboard
             page.wait_for_function(
                 """() => document.querySelectorAll('.jp-OutputArea-output .widget-html-content '
@@ -227,12 +232,7 @@ def test_lab1_pictures_tests_and_memory_maps_render_in_jupyterlab(lab):
         browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{lab}/lab/tree/lab01/lab01-simt-basics.ipynb?reset", timeout=120_000)
-            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-            page.wait_for_function("""() => (document.querySelector('.jp-Toolbar-kernelName') || {}).textContent
-                                          ?.includes('simtlab')""", timeout=120_000)
-            _run_all_cells(page)
+            _open_and_run_all(page, f"{lab}/lab/tree/lab01/lab01-simt-basics.ipynb?reset")
             page.wait_for_function(
                 """() => document.querySelectorAll('.jp-OutputArea-output .widget-html-content '
                         + '[data-simtlab="memory-map"]').length >= 8""", timeout=RUN_ALL_S * 1000)
