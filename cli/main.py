@@ -106,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--retry-errors", action="store_true", help="grade again submissions whose grading failed")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.add_argument("--no-feedback", action="store_true", help="do not write feedback HTML")
+
+    parity = sub.add_parser("parity", help="run the conformance suite and lab solutions on a GPU and on the "
+                                           "emulator, and compare (skips without a GPU)",
+                            description="On a machine whose numba.cuda sees an NVIDIA GPU, run the conformance "
+                                        "suite and the labs' solutions there and on the emulator and report what "
+                                        "differs. Without a GPU (numba's simulator is not one) it says why and "
+                                        "exits 0.")
+    parity.add_argument("--suite", choices=("conformance", "labs", "all"), default="all")
+    parity.add_argument("--report", metavar="PATH", help="also write the report as JSON to PATH")
+    parity.add_argument("--size", choices=("full", "tiny"), default="full", help="conformance sizes (default full)")
+    parity.add_argument("--seed", type=int, default=0, help="seed of the conformance inputs")
+    parity.add_argument("--only", metavar="A,B", help="only these conformance cases / labs")
+    parity.add_argument("--rtol", type=float, help="relative tolerance for floats (default: each case's own)")
+    parity.add_argument("--repo", metavar="DIR", help="source checkout (default: the one simtlab runs from)")
     return parser
 
 

@@ -3,8 +3,8 @@
 Everything here has the name and signature numba-cuda gives it. Kernel-side names
 (``threadIdx``, ``syncthreads``, ``atomic`` ...) are markers the compiler translates; host-side
 names (``to_device``, ``device_array``, ``stream`` ...) work on emulated device memory.
-Extensions that numba lacks (``select_chip``, ``set_watchdog``, ``observing``) are plain
-functions here and never needed by code meant to run on a real GPU.
+Extensions that numba lacks (``select_chip``, ``set_watchdog``, ``observing``, ``compile_check``)
+are plain functions here and never needed by code meant to run on a real GPU.
 """
 
 from __future__ import annotations
@@ -180,3 +180,4 @@ def get_chip():
 
 from .profiler import profile  # noqa: E402,F401
 from .sanitizer import SanitizerError, default_session, sanitize, set_default_sanitize  # noqa: E402,F401
+from .toolchain import compile_check  # noqa: E402,F401

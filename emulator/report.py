@@ -84,6 +84,7 @@ class LaunchReport:
     occupancy: dict | None = None         # the occupancy calculator's answer (profiler)
     bound: str = ""                       # what limits the estimated time ("DRAM", "latency", ...)
     registers_note: str = ""              # how registers per thread were obtained
+    registers_source: str = ""            # "compiler" (real toolchain), "estimate" (simtlab) or "given"
 
     def add_metric(self, name: str, label: str, value: float, unit: str = "", estimated: bool = False,
                    section: str = "") -> None:
@@ -173,7 +174,7 @@ class LaunchReport:
             "per_line": {str(ln): {k: _plain(v) for k, v in d.items()} for ln, d in sorted(self.per_line.items())},
             "findings": [{k: _plain(v) for k, v in asdict(f).items()} for f in self.findings],
             "estimate": _plain(self.estimate), "occupancy": _plain(self.occupancy),
-            "registers_note": self.registers_note,
+            "registers_note": self.registers_note, "registers_source": self.registers_source,
         }
 
     def __str__(self) -> str:

@@ -90,12 +90,12 @@ def _maybe_chip(chip: Any) -> Iterator[None]:
         yield
 
 
-def profile_launch(kernel: Any, run: Callable[[], Any]) -> Any:
+def profile_launch(kernel: Any, run: Callable[[], Any], registers: int | str | None = None) -> Any:
     """Run `run()` (which launches `kernel`) under the profiler and return that launch's `LaunchReport`.
 
     Uses ``with cuda.profile() as session:`` and the session's ``reports``; falls back to
     ``kernel.last_report`` when the session keeps none. Raises `GraderSetupError` if this simtlab
-    has no profiler.
+    has no profiler. `registers` is passed on to ``cuda.profile`` (None: its default).
     """
     from simtlab.emulator import cuda
 
@@ -103,7 +103,7 @@ def profile_launch(kernel: Any, run: Callable[[], Any]) -> Any:
     if profile is None:
         raise GraderSetupError("metric gates need the emulator's profiler (cuda.profile), which this simtlab "
                                "installation does not provide")
-    with profile() as session:
+    with (profile() if registers is None else profile(registers=registers)) as session:
         run()
     name = _kernel_name(kernel)
     reports = [r for r in (getattr(session, "reports", None) or []) if getattr(r, "kernel", name) == name]
@@ -214,8 +214,11 @@ def run_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tuple
     size_text = f"n={size}" if isinstance(size, int) else "shape=" + "x".join(map(str, size))
     head = f"check_metrics({kname}) on {size_text}"
     with _maybe_chip(chip):
+        # Sector, traffic and bank-conflict counts do not depend on registers per thread; only the estimated time and
+        # occupancy do. Without those gates the emulator's estimate is enough, and grading skips the real compiler.
+        registers = None if (time_within is not None or limits) else "estimate"
         try:
-            report = profile_launch(kernel, lambda: launcher(kernel, args, size))
+            report = profile_launch(kernel, lambda: launcher(kernel, args, size), registers)
         except (GraderSetupError, CheckFailure, NotImplementedError):
             raise
         except Exception as exc:
@@ -225,7 +228,7 @@ def run_metrics(kernel: Any, inputs: Callable[[np.random.Generator, Size], tuple
         if time_within is not None:
             ref_args = _as_tuple(inputs(np.random.default_rng([seed, 0x9A7E]), size))
             rl = reference_launch or launcher
-            ref_report = profile_launch(reference, lambda: rl(reference, ref_args, size))
+            ref_report = profile_launch(reference, lambda: rl(reference, ref_args, size), registers)
     result = MetricResult(kname, report=report, reference_report=ref_report)
     chip_name = getattr(report, "chip", "") or ""
     on_chip = f" on the '{chip_name}' chip" if chip_name else ""

@@ -10,8 +10,15 @@ Two forms::
 
 Options (both forms): ``sample_blocks=N`` runs only N evenly spaced blocks and scales the counts to
 the grid (results are then not written back; the report says so), ``sample_blocks="auto"`` does
-that for launches of more than `AUTO_SAMPLE_THREADS` threads; ``registers=N`` overrides the
-registers-per-thread estimate; ``chip="h100"`` profiles on another chip for the duration.
+that for launches of more than `AUTO_SAMPLE_THREADS` threads; ``chip="h100"`` profiles on another chip
+for the duration.
+
+Registers per thread (occupancy, and through it the timing model) come from, in this order:
+``registers=N`` (given); the real compiler's count for the launch's chip when ``simtlab[toolchain]``
+is installed (numba-cuda + NVVM + nvJitLink, `simtlab.emulator.toolchain`; compiled once per kernel,
+argument types and architecture); else the emulator's estimate. ``registers="estimate"`` (or
+``SIMTLAB_TOOLCHAIN=off``) keeps the estimate; ``registers="compiler"`` requires the real count.
+Each report says which figure it used (``LaunchReport.registers_source`` and a note).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Iterator
 
 from ..chips import use_chip
 from ..observer import Observer, attach, detach
-from ..report import LaunchReport
+from ..report import Finding, LaunchReport
 from .analysis import analyze
 from .collector import LaunchCollector
 from .findings import profiler_findings
@@ -33,6 +40,7 @@ from .timing import estimate
 
 AUTO_SAMPLE_THREADS = 1 << 22   # sample_blocks="auto": sample launches of more threads than this
 AUTO_SAMPLE_BLOCKS = 256
+REGISTER_MODES = ("auto", "estimate", "compiler")
 
 _analysis_cache: dict = {}
 
@@ -77,9 +85,9 @@ class Profiler(Observer):
 
     wants_statements = True
 
-    def __init__(self, sample_blocks: int | str | None = None, registers: int | None = None) -> None:
+    def __init__(self, sample_blocks: int | str | None = None, registers: int | str | None = None) -> None:
         self.sample_blocks = sample_blocks
-        self.registers = registers
+        self.registers = _register_mode(registers)
         self.reports: list[LaunchReport] = []
         self._col: LaunchCollector | None = None
         self._ctx: dict = {}
@@ -101,15 +109,7 @@ class Profiler(Observer):
         an = kernel_analysis(kernel, launch)
         nthreads = launch.block[0] * launch.block[1] * launch.block[2]
         nblocks = launch.grid[0] * launch.grid[1] * launch.grid[2]
-        regs = self.registers
-        note = "given"
-        if regs is None:
-            regs = an.registers if an is not None else 32
-            note = an.register_note if an is not None else "default (the kernel could not be analysed)"
-            maxreg = kernel.options.get("max_registers") if kernel is not None else None
-            if maxreg:
-                regs = min(regs, int(maxreg))
-                note += f"; capped by max_registers={int(maxreg)}"
+        regs, note, source, compiled = _registers(self.registers, kernel, launch, an)
         occ = occupancy(chip, nthreads, regs, launch.static_shared + launch.dynshared, nblocks)
         if occ.blocks_per_sm == 0:
             occ.blocks_per_sm = 1  # over the limits: the launch would fail on hardware; still estimate one
@@ -119,7 +119,7 @@ class Profiler(Observer):
         if sample is not None and int(sample) < nblocks:
             launch.sample_blocks = int(sample)
         self._col = LaunchCollector(launch, an, occ, chip)
-        self._ctx = {"occ": occ, "regs": regs, "note": note, "an": an}
+        self._ctx = {"occ": occ, "regs": regs, "note": note, "an": an, "source": source, "compiled": compiled}
 
     # Event handlers never let a profiler failure break the student's launch: the launch goes on,
     # and its report says that profiling stopped (set SIMTLAB_DEBUG=1 to see the exception instead).
@@ -184,9 +184,74 @@ class Profiler(Observer):
         totals = totals_from(col, scale)
         est = estimate(col, launch.chip, ctx["occ"], totals, sampled)
         fill_report(report, col, ctx["occ"], est, ctx["an"], launch, scale, ctx["regs"], ctx["note"])
+        report.registers_source = ctx["source"]
+        report.notes.append(f"registers per thread: {ctx['regs']}, {ctx['note']}")
         for f in profiler_findings(report, col, ctx["occ"], est, totals):
             report.add_finding(f)
+        for f in _compiler_findings(ctx["compiled"], ctx["regs"]):
+            report.add_finding(f)
         self.reports.append(report)
+
+
+def _register_mode(registers: int | str | None) -> int | str:
+    """``registers=`` of `profile`: a count, or one of `REGISTER_MODES` (None means "auto")."""
+    if registers is None:
+        return "auto"
+    if isinstance(registers, str):
+        if registers not in REGISTER_MODES:
+            raise ValueError(f"registers must be a number or one of {', '.join(REGISTER_MODES)}, not {registers!r}")
+        if registers == "compiler":
+            from ..toolchain import ToolchainUnavailable, status
+
+            st = status()
+            if not st["available"]:
+                raise ToolchainUnavailable(f"registers='compiler' needs the real compiler: {st['reason']}",
+                                           fix="pip install 'simtlab[toolchain]', or use registers='auto'")
+        return registers
+    if int(registers) <= 0:
+        raise ValueError(f"registers per thread must be positive, got {registers}")
+    return int(registers)
+
+
+def _registers(mode: int | str, kernel, launch, an) -> tuple[int, str, str, object]:
+    """(registers per thread, how they were obtained, "given" | "compiler" | "estimate", the CompileResult or None)."""
+    if isinstance(mode, int):
+        return mode, f"given (registers={mode})", "given", None
+    figure = None
+    if mode != "estimate" and kernel is not None:
+        from ..toolchain import launch_registers
+
+        figure = launch_registers(kernel, launch)
+        if figure.registers is not None:
+            return figure.registers, figure.note, "compiler", figure.result
+    regs = an.registers if an is not None else 32
+    note = an.register_note if an is not None else "default (the kernel could not be analysed)"
+    maxreg = kernel.options.get("max_registers") if kernel is not None else None
+    if maxreg:
+        regs = min(regs, int(maxreg))
+        note += f"; capped by max_registers={int(maxreg)}"
+    if figure is not None:
+        note += f"; {figure.note}"
+    return regs, note, "estimate", figure.result if figure is not None else None
+
+
+def _compiler_findings(compiled, registers: int) -> list[Finding]:
+    """What the real compiler says that the emulator cannot see: spills to local memory, or a rejection."""
+    if compiled is None:
+        return []
+    if not compiled.compiles:
+        d = compiled.diagnosis
+        return [Finding(tool="compiler", kind="does-not-compile", severity="warning", line=d.line if d else None,
+                        message=f"the real CUDA compiler ({compiled.arch}) rejects this kernel, so it would not run "
+                                f"on a GPU: {compiled.message}", fix=d.fix if d else None)]
+    if compiled.spills:
+        return [Finding(tool="compiler", kind="register-spill", severity="warning",
+                        message=f"at {registers} registers per thread the real compiler ({compiled.register_source}) "
+                                f"spills {compiled.spill_stores or 0} bytes per thread to local memory and loads "
+                                f"{compiled.spill_loads or 0} bytes back (slow, and not counted by the emulator)",
+                        fix="keep fewer values live at once (smaller per-thread arrays, fewer accumulators), or allow "
+                            "more registers (max_registers)")]
+    return []
 
 
 class ProfileSession:
@@ -239,7 +304,7 @@ class ProfileSession:
 
 @contextlib.contextmanager
 def _session(sample_blocks, registers, chip) -> Iterator[ProfileSession]:
-    prof = Profiler(sample_blocks=sample_blocks, registers=registers)
+    prof = Profiler(sample_blocks=sample_blocks, registers=registers)   # checks `registers` before anything runs
     cm = use_chip(chip) if chip is not None else contextlib.nullcontext()
     with cm:
         attach(prof)
@@ -249,7 +314,7 @@ def _session(sample_blocks, registers, chip) -> Iterator[ProfileSession]:
             detach(prof)
 
 
-def profile(launch=None, *args, sample_blocks: int | str | None = None, registers: int | None = None,
+def profile(launch=None, *args, sample_blocks: int | str | None = None, registers: int | str | None = None,
             chip=None):
     """Profile kernel launches (see the module docstring for the two forms).
 
@@ -257,6 +322,7 @@ def profile(launch=None, *args, sample_blocks: int | str | None = None, register
     (``kernel[grid, block]``), launches it with `args` and returns its `LaunchReport`. With another
     callable, calls it with `args` and returns the `ProfileSession` of the launches it made.
     """
+    _register_mode(registers)       # a bad `registers` fails here, not at the first launch
     if launch is None:
         return _session(sample_blocks, registers, chip)
     if not callable(launch):

@@ -3,7 +3,7 @@
 The kernelspec starts ipykernel with ``--ext simtlab.jupyter``, which calls
 `load_ipython_extension`: it puts ``cuda`` (the emulator's drop-in for ``numba.cuda``) and
 ``np`` into the notebook's namespace, registers the magics (``%chip``, ``%%profile``,
-``%%record``, ``%sanitize``, ``%simt``) and prints a banner naming the active chip. It can also
+``%%record``, ``%sanitize``, ``%ptx``, ``%simt``) and prints a banner naming the active chip. It can also
 be loaded into any IPython session with ``%load_ext simtlab.jupyter``.
 
 Visualizers (see ``%simt``), all reading recorded data and reports only, never the engine::
@@ -12,6 +12,7 @@ Visualizers (see ``%simt``), all reading recorded data and reports only, never t
     rec = record(kernel[blocks, threads], x, out)   # one launch with the access recorder attached
     launch_view(rec); memory_map(rec, "out"); warp_view(rec, line=12)
     profile_view(kernel)       # the profiler report of the kernel's last (profiled) launch
+    code_view(kernel)          # its source next to the PTX/SASS of the real compiler (simtlab[toolchain])
     occupancy_calculator(kernel); timeline(kernel)
     replay(kernel[blocks, threads], x, out, block=(1, 0, 0), warp=0)   # statement by statement
 
@@ -34,7 +35,7 @@ from typing import Any
 __all__ = [
     "banner", "load_ipython_extension", "record", "recording", "launch_view", "memory_map", "warp_view",
     "profile_view", "occupancy_calculator", "timeline", "replay", "show", "chip", "sanitize", "simt_help",
-    "profiling", "recorded", "set_display_mode", "display_mode",
+    "profiling", "recorded", "set_display_mode", "display_mode", "code_view",
 ]
 
 _LAZY = {
@@ -43,6 +44,7 @@ _LAZY = {
     "Visual": "widgets", "LaunchView": "widgets", "MemoryMap": "widgets", "WarpView": "widgets",
     "ProfileView": "widgets", "OccupancyCalculator": "widgets", "TimelineView": "widgets", "ReplayView": "widgets",
     "Dashboard": "widgets", "grading": "widgets", "display_mode": "widgets", "set_display_mode": "widgets",
+    "code_view": "codeview", "CodeView": "codeview",
 }
 
 

@@ -9,6 +9,8 @@ magic              plain function                         what it does
 ``%%record``       ``with recorded(): ...``               record every launch in the cell, show each
                                                           launch's views (`Dashboard`)
 ``%sanitize X``    ``sanitize("on" | "off" | "raise")``   sanitize every later launch (report or raise)
+``%ptx K``         ``code_view(K)``                       the kernel's source next to its PTX/SASS from the
+                                                          real compiler (needs simtlab[toolchain])
 ``%simt``          ``simt_help()``                        this help
 =================  =====================================  ==========================================
 
@@ -31,12 +33,17 @@ HELP = """simtlab in Jupyter: kernels run on an emulated GPU (`from simtlab.emul
 
 Magics (each is also a function in simtlab.jupyter):
   %chip [name]             show the active chip, or switch (teaching, h100, a100, g80, or a .toml path)
-  %%profile [--sample N] [--registers N] [--chip NAME] [--text]
-                           profile every launch in the cell and show its report
+  %%profile [--sample N] [--registers N|estimate|compiler] [--chip NAME] [--text]
+                           profile every launch in the cell and show its report (registers: the real
+                           compiler's count when simtlab[toolchain] is installed, else an estimate)
   %%record [--profile] [--statements] [--block X,Y,Z]
                            record every launch in the cell and show launch view, memory maps, warp view,
                            timeline (--profile: and the profiler report)
   %sanitize on|off|raise   check every launch for races, out-of-bounds, barrier and init errors
+  %ptx KERNEL [--sass] [--chip NAME] [--signature SIG]
+                           the kernel's Python source next to the PTX (or SASS) numba-cuda's real compiler
+                           makes of it, lines linked; registers, spills, shared memory (simtlab[toolchain];
+                           argument types from its last launch unless --signature "void(float32[:], ...)")
   %simt                    this help
 
 Visualizers (functions of simtlab.jupyter; each shows an interactive widget with a static fallback):
@@ -50,6 +57,8 @@ Visualizers (functions of simtlab.jupyter; each shows an interactive widget with
   timeline(kernel)          blocks on SMs over the estimated time
   replay(kernel[blocks, threads], *args, block=(0, 0, 0), warp=0)   step through one block
   show(rec)                 all views of a recording in tabs
+  code_view(kernel, *args, chip="h100", which="ptx"|"sass")   source next to the real compiler's PTX/SASS
+  cuda.compile_check(kernel, *args, chip="h100")   does it compile for a real GPU? registers, spills, shared
 """
 
 
@@ -188,10 +197,17 @@ def recorded(*, show: bool = True, profile: bool = False, **options: Any) -> Ite
             Dashboard(rec).show()
 
 
+def _registers_option(value: str) -> int | str:
+    """``--registers``: a count, or "estimate" / "compiler" / "auto" (where the profiler gets the figure)."""
+    if value in ("estimate", "compiler", "auto"):
+        return value
+    return int(value)
+
+
 def _profile_args(line: str) -> tuple[dict, bool]:
     p = argparse.ArgumentParser(prog="%%profile", add_help=False)
     p.add_argument("--sample", default=None)
-    p.add_argument("--registers", type=int, default=None)
+    p.add_argument("--registers", type=_registers_option, default=None)
     p.add_argument("--chip", default=None)
     p.add_argument("--text", action="store_true")
     a = p.parse_args(shlex.split(line))
@@ -205,6 +221,24 @@ def _profile_args(line: str) -> tuple[dict, bool]:
     return opts, a.text
 
 
+def _ptx_args(line: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="%ptx", add_help=False)
+    p.add_argument("kernel")
+    p.add_argument("--sass", action="store_true")
+    p.add_argument("--chip", default=None)
+    p.add_argument("--signature", default=None)
+    return p.parse_args(shlex.split(line))
+
+
+def ptx(kernel: Any, *, sass: bool = False, chip: str | None = None, signature: str | None = None) -> Any:
+    """What ``%ptx`` shows: the `CodeView` of `kernel` compiled by the real compiler (a `ToolchainError` when the
+    toolchain is not installed or cannot target the chip)."""
+    from .codeview import code_view
+
+    args = (signature,) if signature else ()
+    return code_view(kernel, *args, chip=chip, which="sass" if sass else "ptx")
+
+
 def _record_args(line: str) -> dict:
     p = argparse.ArgumentParser(prog="%%record", add_help=False)
     p.add_argument("--statements", action="store_true")
@@ -216,7 +250,7 @@ def _record_args(line: str) -> dict:
 
 
 def register_magics(ipython: Any) -> None:
-    """Register %chip, %%profile, %%record, %sanitize and %simt with an IPython shell."""
+    """Register %chip, %%profile, %%record, %sanitize, %ptx and %simt with an IPython shell."""
     from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
     @magics_class
@@ -239,12 +273,13 @@ def register_magics(ipython: Any) -> None:
 
         @cell_magic("profile")
         def profile_magic(self, line: str, cell: str) -> None:
-            """%%profile [--sample N|auto] [--registers N] [--chip NAME] [--text]: profile every launch in the
-            cell and show each launch's report."""
+            """%%profile [--sample N|auto] [--registers N|estimate|compiler] [--chip NAME] [--text]: profile every
+            launch in the cell and show each launch's report."""
             try:
                 opts, text = _profile_args(line)
             except SystemExit:
-                print("usage: %%profile [--sample N|auto] [--registers N] [--chip NAME] [--text]", file=sys.stderr)
+                print("usage: %%profile [--sample N|auto] [--registers N|estimate|compiler] [--chip NAME] [--text]",
+                      file=sys.stderr)
                 return
             with profiling(text=text, **opts):
                 self.shell.run_cell(cell)
@@ -272,6 +307,26 @@ def register_magics(ipython: Any) -> None:
                     return
             if not grading() or not arg:
                 print(sanitize_status())
+
+        @line_magic("ptx")
+        def ptx_magic(self, line: str) -> None:
+            """%ptx KERNEL [--sass] [--chip NAME] [--signature SIG]: the kernel next to its PTX/SASS."""
+            try:
+                a = _ptx_args(line)
+            except SystemExit:
+                print('usage: %ptx KERNEL [--sass] [--chip NAME] [--signature "void(float32[:], int64)"]',
+                      file=sys.stderr)
+                return
+            kernel = self.shell.user_ns.get(a.kernel)
+            if kernel is None:
+                print(f"%ptx: no kernel named {a.kernel!r} in this notebook", file=sys.stderr)
+                return
+            try:
+                view = ptx(kernel, sass=a.sass, chip=a.chip, signature=a.signature)
+            except Exception as exc:  # a SimtError says what to do; never a traceback for a magic
+                print(f"%ptx: {exc}", file=sys.stderr)
+                return
+            view.show()
 
         @line_magic("simt")
         def simt_magic(self, line: str) -> None:

@@ -9,8 +9,10 @@ was launched with (recorded by ``_sim_runner.py``). That rejects whatever numba 
 launch (unsupported constructs, bad intrinsic argument types, non-constant shared array shapes...).
 
 numba asks the current device for its compute capability when it compiles a device function or an
-intrinsic that is implemented in Python; there is no device here, so this script answers for one.
-If numba's internals have moved, the result says "unavailable" and the test is skipped.
+intrinsic that is implemented in Python; there is no device here, so this script answers for one
+(with the toolchain bridge's `target_device`, which also maps the recorded argument descriptions to
+numba types: `type_from_descriptor`). If numba's internals have moved, the result says
+"unavailable" and the test is skipped.
 """
 
 from __future__ import annotations
@@ -21,27 +23,8 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 CC = (8, 0)
-
-
-class _Device:
-    compute_capability = CC
-
-
-def _numba_type(desc: list[Any]) -> Any:
-    from numba.cuda import types
-    from numba.np.numpy_support import from_dtype
-
-    kind = desc[0]
-    if kind == "array":
-        return types.Array(from_dtype(np.dtype(desc[1])), desc[2], desc[3])
-    if kind == "scalar":
-        return types.boolean if desc[1] == "?" else from_dtype(np.dtype(desc[1]))
-    raise TypeError(f"cannot type argument {desc}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from numba.cuda import types
         from numba.cuda.compiler import compile_cuda
 
+        from simtlab.emulator.toolchain._numba import target_device, type_from_descriptor
+
         if not hasattr(dispatcher, "get_current_device"):
             raise ImportError("numba.cuda.dispatcher.get_current_device is gone")
-        dispatcher.get_current_device = lambda: _Device()
     except ImportError as exc:
         args.out.write_text(json.dumps({"unavailable": f"numba's CUDA compiler cannot be driven here: {exc}"}))
         return 0
@@ -75,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 module = importlib.import_module(launch["module"])
                 kernel = getattr(module, launch["name"])
-                argtypes = tuple(_numba_type(d) for d in launch["args"])
-                compile_cuda(kernel.py_func, types.void, argtypes, cc=CC)
+                argtypes = tuple(type_from_descriptor(d) for d in launch["args"])
+                with target_device(CC):
+                    compile_cuda(kernel.py_func, types.void, argtypes, cc=CC)
             except Exception as exc:  # every failure is reported to the test
                 errors[key] = f"{type(exc).__name__}: {exc}"
         if errors[key] is not None:
