@@ -131,49 +131,52 @@ def _summary(text: str) -> str:
     return textwrap.shorten(out, 500, placeholder=" ...")
 
 
+#: (pattern, fix) for each family of compiler errors; the first pattern found in the message gives its fix
+#: (``{0}`` in a fix is the pattern's first group)
+_FIXES: list[tuple[str, str]] = [
+    (r"Function\(<function (?:shared|local)\.array|array\(float64, class\(",
+     "a shared or local array's shape must be a compile-time constant (a literal, or a global int constant): numba "
+     "sizes it when it compiles, not at launch. For a size known only at launch use dynamic shared memory: "
+     "cuda.shared.array(0, dtype) and kernel[blocks, threads, 0, nbytes]"),
+    (r"Cannot unify",
+     "numba gives every variable one type for the whole kernel: this variable holds values of different types on "
+     "different paths (e.g. an array on one branch and a number on the other); use a separate variable for each"),
+    (r"Untyped global name '(\w+)': Cannot determine Numba type of <class 'type'>",
+     "numba.cuda knows '{0}' only as an attribute of the cuda module: write cuda.{0} (from ... import cuda), not "
+     "the name imported on its own"),
+    (r"(?s)(?=.*Untyped global name).*function",
+     "only @cuda.jit(device=True) functions (and the math/cuda functions numba knows) can be called from a kernel: "
+     "decorate the helper with @cuda.jit(device=True)"),
+    (r"Untyped global name",
+     "a kernel can only use global constants numba can type (numbers, tuples, numpy arrays): pass it as an argument"),
+    (r"NameError", "the name is not defined when the kernel is compiled: define it before the kernel is compiled"),
+    (r"NRT required|build_list|reflected list",
+     "lists, dicts and other Python objects do not exist on the GPU: use a tuple or cuda.local.array"),
+    (r"must have void return type", "a kernel cannot return a value: write the result into an output array argument"),
+    (r"Unsupported array index type float", "array indices must be integers: convert with int(...)"),
+    (r"getitem\((?:Uni)?Tuple\(",
+     "a tuple whose items have different types can only be indexed with a constant; make the items one type, or use "
+     "a cuda.local.array"),
+    (r"too much shared data",
+     "static shared memory is limited to 48 KB per block: use smaller tiles, or dynamic shared memory "
+     "(cuda.shared.array(0, dtype) and kernel[blocks, threads, 0, nbytes]), which may go above 48 KB"),
+    (r"too much local data|stack frame",
+     "each thread's local arrays are too big: make cuda.local.array smaller or move data to shared memory"),
+    (r"Formal parameter space overflowed",
+     "the kernel has too many or too large parameters: pass fewer arrays, or pack scalars into an array"),
+    (r"Unknown attribute",
+     "the attribute does not exist on that value in numba.cuda (check the spelling and the value's type)"),
+    (r"Use of unsupported|Unsupported",
+     "this construct is outside what numba.cuda compiles: see numba's CUDA Python reference for the subset"),
+]
+
+
 def _fix_for(text: str) -> str | None:
-    """The usual fix for a family of compiler errors."""
-    t = text
-    if re.search(r"Function\(<function (shared|local)\.array", t) or "array(float64, class(" in t:
-        return ("a shared or local array's shape must be a compile-time constant (a literal, or a global int "
-                "constant): numba sizes it when it compiles, not at launch. For a size known only at launch use "
-                "dynamic shared memory: cuda.shared.array(0, dtype) and kernel[blocks, threads, 0, nbytes]")
-    if "Cannot unify" in t:
-        return ("numba gives every variable one type for the whole kernel: this variable holds values of different "
-                "types on different paths (e.g. an array on one branch and a number on the other); use a separate "
-                "variable for each")
-    m = re.search(r"Untyped global name '(\w+)': Cannot determine Numba type of <class 'type'>", t)
-    if m:
-        return (f"numba.cuda knows '{m.group(1)}' only as an attribute of the cuda module: write "
-                f"cuda.{m.group(1)} (from ... import cuda), not the name imported on its own")
-    if "Untyped global name" in t and "function" in t:
-        return ("only @cuda.jit(device=True) functions (and the math/cuda functions numba knows) can be called from a "
-                "kernel: decorate the helper with @cuda.jit(device=True)")
-    if "Untyped global name" in t:
-        return ("a kernel can only use global constants numba can type (numbers, tuples, numpy arrays): pass it as "
-                "an argument")
-    if "NameError" in t:
-        return "the name is not defined when the kernel is compiled: define it before the kernel is compiled"
-    if "NRT required" in t or "build_list" in t or "reflected list" in t:
-        return "lists, dicts and other Python objects do not exist on the GPU: use a tuple or cuda.local.array"
-    if "must have void return type" in t:
-        return "a kernel cannot return a value: write the result into an output array argument"
-    if "Unsupported array index type float" in t:
-        return "array indices must be integers: convert with int(...)"
-    if "getitem(Tuple(" in t or "getitem(UniTuple(" in t:
-        return ("a tuple whose items have different types can only be indexed with a constant; make the items one "
-                "type, or use a cuda.local.array")
-    if "too much shared data" in t:
-        return ("static shared memory is limited to 48 KB per block: use smaller tiles, or dynamic shared memory "
-                "(cuda.shared.array(0, dtype) and kernel[blocks, threads, 0, nbytes]), which may go above 48 KB")
-    if "too much local data" in t or "stack frame" in t:
-        return "each thread's local arrays are too big: make cuda.local.array smaller or move data to shared memory"
-    if "Formal parameter space overflowed" in t:
-        return "the kernel has too many or too large parameters: pass fewer arrays, or pack scalars into an array"
-    if "Unknown attribute" in t:
-        return "the attribute does not exist on that value in numba.cuda (check the spelling and the value's type)"
-    if "Use of unsupported" in t or "Unsupported" in t:
-        return "this construct is outside what numba.cuda compiles: see numba's CUDA Python reference for the subset"
+    """The usual fix for a family of compiler errors (`_FIXES`), or None."""
+    for pattern, fix in _FIXES:
+        m = re.search(pattern, text)
+        if m:
+            return fix.format(*m.groups())
     return None
 
 
