@@ -4,8 +4,9 @@
 
 Runs, each in its own process so that one does not warm the next: the benchmark set
 (``benchmarks.run``: simtlab vs numba's CUDA simulator vs numpy), the profiling overhead
-(``benchmarks.profile_overhead``), the sanitizer overhead (``benchmarks.sanitizer_overhead``) and the
-grading throughput (``benchmarks.grading_throughput``), and writes their Markdown into one file.
+(``benchmarks.profile_overhead``), the sanitizer overhead (``benchmarks.sanitizer_overhead``), the
+real-toolchain figures (``benchmarks.toolchain_figures``) and the grading throughput
+(``benchmarks.grading_throughput``), and writes their Markdown into one file.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parts.append(_run(["benchmarks.profile_overhead"] + (["--quick"] if args.quick else [])))
     parts.append("## Sanitizer overhead\n\n" + _run(["benchmarks.sanitizer_overhead", "--size",
                                                       "quick" if args.quick else "full"]))
+    parts.append(_run(["benchmarks.toolchain_figures"]))
     if (REPO / "benchmarks" / "grading_throughput.py").exists():
         parts.append("## Grading throughput\n\n" + _run(["benchmarks.grading_throughput"]))
     args.output.write_text("\n\n".join(p.strip() for p in parts) + "\n")

@@ -64,3 +64,26 @@ def test_main_quick_writes_the_vector_add_row(tmp_path: Path) -> None:
     assert "FAIL" not in rows[0] and "ERROR" not in rows[0], rows[0]
     assert "## Summary" in text
     assert rc == 0
+
+
+def test_toolchain_figures_table_shows_both_register_sources(capsys) -> None:
+    from benchmarks import toolchain_figures
+    from simtlab.emulator import cuda
+    from simtlab.emulator.chips import get_active_chip, select_chip
+    from simtlab.emulator.toolchain import status
+
+    before = get_active_chip()
+    try:
+        assert toolchain_figures.main(["--chip", "h100"]) == 0
+    finally:
+        select_chip(before)
+    out = capsys.readouterr().out
+    if not status()["available"]:
+        assert "Not measured" in out
+        return
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| vector_add")]
+    assert len(rows) == 1
+    compiler = int(rows[0][4])
+    kernel = toolchain_figures.Runner(cuda).k.vector_add
+    assert compiler == cuda.compile_check(kernel, chip="h100").registers     # the table reads the real count
+    assert "first call" in out and "counted by the real compiler" in out
