@@ -18,6 +18,8 @@ env: $(STAMP)
 ## lab: set everything up, then start JupyterLab on the labs with the simtlab kernel
 lab: env
 	$(BIN)/simtlab kernel install --sys-prefix
+	@# the student versions of the labs, once: a later `make lab` never overwrites work in labs/release/
+	test -d labs/release || $(BIN)/simtlab labs release
 	$(BIN)/jupyter lab --notebook-dir=labs $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## test: set everything up, then lint and run the whole test suite
