@@ -48,13 +48,54 @@ def text_of(cell) -> str:
     return "\n".join(parts)
 
 
+#: appended to each executed source notebook: every kernel the lab launched, compiled by numba-cuda's real compiler
+#: for an H100 (sm_90) with the argument types of its last launch (needs simtlab[toolchain]; prints a JSON line)
+COMPILE_ALL = """
+import json as _json
+from simtlab.emulator.kernel import Kernel as _Kernel
+from simtlab.emulator.toolchain import status as _status
+_verdicts = {}
+if _status()["available"]:
+    for _name, _k in list(globals().items()):
+        if isinstance(_k, _Kernel) and _k.last_launch is not None:
+            _r = cuda.compile_check(_k, chip="h100")
+            _verdicts[_name] = [_r.compiles, _r.registers, _r.message]
+print("COMPILED " + _json.dumps({"available": _status()["available"], "kernels": _verdicts}))
+"""
+
+
 @pytest.fixture(scope="module")
 def sources(kernel_env):
     out = {}
     for lab in LABS:
         path = source_path(lab)
-        out[lab] = execute(nbformat.read(path, as_version=4), path.parent, allow_errors=True)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(COMPILE_ALL))
+        out[lab] = execute(nb, path.parent, allow_errors=True)
     return out
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_lab_kernel_also_compiles_for_a_real_gpu(sources, lab):
+    """The promise of the labs: the kernels students write (here the solutions) run unchanged under numba.cuda on
+    an NVIDIA GPU. numba-cuda's real compiler (no GPU needed) compiles each for sm_90."""
+    import json
+    import os
+
+    line = next(x for x in text_of(sources[lab].cells[-1]).splitlines() if x.startswith("COMPILED "))
+    found = json.loads(line.removeprefix("COMPILED "))
+    if not found["available"]:
+        if os.environ.get("SIMTLAB_REQUIRE_TOOLCHAIN"):
+            pytest.fail("the real toolchain (simtlab[toolchain]) is not installed")
+        pytest.skip("the real toolchain (simtlab[toolchain]) is not installed")
+    kernels = found["kernels"]
+    solved = {"lab00-platform": {"fill", "add_one"},
+              "lab01-simt-basics": {"add_ten", "add_vectors", "add_ten_guarded", "add_ten_2d", "outer_add",
+                                    "add_ten_blocks", "add_matrices", "blur3"}}[lab]
+    assert solved <= set(kernels), sorted(kernels)
+    rejected = {name: v[2] for name, v in kernels.items() if not v[0]}
+    assert not rejected
+    assert all(0 < v[1] <= 255 for v in kernels.values())
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -62,6 +103,7 @@ def test_source_notebook_earns_every_point(sources, lab):
     from nbgrader.utils import determine_grade
 
     nb = sources[lab]
+    nb = nbformat.from_dict({**nb, "cells": nb.cells[:-1]})       # without the compile cell appended above
     errors = [(nbg(c).get("grade_id"), text_of(c)) for c in nb.cells if c.cell_type == "code"
               for o in c.outputs if o["output_type"] == "error"]
     assert not errors, errors
