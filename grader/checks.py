@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import linecache
 import math
+import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -442,9 +444,6 @@ def _showing(show: bool | None) -> bool:
     """Whether a failed check should also display pictures: asked for, or an interactive notebook not being graded."""
     if show is not None:
         return bool(show)
-    import os
-    import sys
-
     if os.environ.get("NBGRADER_EXECUTION") or "IPython" not in sys.modules:
         return False
     from IPython import get_ipython
