@@ -92,8 +92,9 @@ def rate(v: float | None, unit: str) -> str:
 
 
 def hue(i: int) -> int:
-    """A well-spread hue for block / SM number `i`."""
-    return int((i * 137.508) % 360)
+    """A well-spread hue for block / SM number `i` (golden-angle steps from blue: block 0, in every picture, is not
+    the red that marks problems)."""
+    return int((200 + i * 137.508) % 360)
 
 
 def block_color(i: int, light: int = 72) -> str:
