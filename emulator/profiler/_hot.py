@@ -2,8 +2,10 @@
 
 Everything here works on the engine's *compact* per-chunk values: lane offsets and masks come as
 6-D broadcast views over the chunk's lane space ``(bz, by, bx, tz, ty, tx)`` (zero strides where a
-value does not depend on an axis), so no per-lane array is materialised. Warps are formed as the
-hardware forms them: ``warp_size`` consecutive linear thread ids of a block.
+value does not depend on an axis), so no per-lane array of the chunk is materialised. Each walker takes one
+block at a time: `_gather_block` lists its active lanes (offset and linear thread id, at most one block's
+threads), and warps (or half-warps) are the runs of lanes in one group of ``warp_size`` consecutive thread
+ids, as the hardware forms them.
 
 - `global_warps`: per warp, the distinct 32-byte sectors (and 128-byte lines) the active lanes
   touch, the ideal sector count, active lanes, the largest number of lanes on one address
@@ -46,6 +48,34 @@ def _insert(vals, cnts, n, v):
     return n + 1
 
 
+@njit(cache=True, inline="always")
+def _gather_block(off, act, i0, i1, i2, offs, ts):
+    """The active lanes of block (i0, i1, i2) in linear thread order: their offsets into `offs` and linear thread
+    ids into `ts`; returns how many. Warps (and half-warps) are then runs of equal ``ts // group``."""
+    T0, T1, T2 = off.shape[3], off.shape[4], off.shape[5]
+    n = 0
+    t = 0
+    for j0 in range(T0):
+        for j1 in range(T1):
+            for j2 in range(T2):
+                if act[i0, i1, i2, j0, j1, j2]:
+                    offs[n] = off[i0, i1, i2, j0, j1, j2]
+                    ts[n] = t
+                    n += 1
+                t += 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def _group_end(ts, k, n, group):
+    """The end of the run of lanes starting at k that lie in the same group of `group` threads as lane k."""
+    limit = (ts[k] // group + 1) * group       # ts is increasing: the group ends before this thread id
+    e = k + 1
+    while e < n and ts[e] < limit:
+        e += 1
+    return e
+
+
 @njit(cache=True)
 def global_warps(off, act, base, itemsize, sector_bytes, line_sectors, ws, mode,
                  chunk_lanes, grid_warps, block_gids, slot0, want_stream,
@@ -59,8 +89,9 @@ def global_warps(off, act, base, itemsize, sector_bytes, line_sectors, ws, mode,
     Returns the number of sectors written to `stream` (when want_stream).
     """
     S0, S1, S2, T0, T1, T2 = off.shape
-    nthreads = T0 * T1 * T2
     nw = out_sec.shape[1]
+    offs = np.empty(T0 * T1 * T2, np.int64)
+    ts = np.empty(T0 * T1 * T2, np.int64)
     addrs = np.empty(ws, np.int64)
     secs = np.empty(4 * ws, np.int64)
     scnt = np.empty(4 * ws, np.int64)
@@ -72,54 +103,49 @@ def global_warps(off, act, base, itemsize, sector_bytes, line_sectors, ws, mode,
     for i0 in range(S0):
         for i1 in range(S1):
             for i2 in range(S2):
-                t = 0
-                na = 0
-                for j0 in range(T0):
-                    for j1 in range(T1):
-                        for j2 in range(T2):
-                            if act[i0, i1, i2, j0, j1, j2]:
-                                o = off[i0, i1, i2, j0, j1, j2]
-                                if mode == 1:
-                                    elem = o // stride_elem
-                                    w = t // ws
-                                    gw = block_gids[b] * nw + w
-                                    addrs[na] = base + ((elem * grid_warps + gw) * ws + (t % ws)) * itemsize
-                                else:
-                                    addrs[na] = base + o
-                                na += 1
-                            t += 1
-                            if t % ws == 0 or t == nthreads:
-                                w = (t - 1) // ws
-                                if na > 0:
-                                    n = 0
-                                    nd = 0
-                                    for k in range(na):
-                                        a = addrs[k]
-                                        s0 = a // sector_bytes
-                                        s1 = (a + itemsize - 1) // sector_bytes
-                                        for s in range(s0, s1 + 1):
-                                            n = _insert(secs, scnt, n, s)
-                                        nd = _insert(dist, dcnt, nd, a)
-                                    nl = 1
-                                    for k in range(1, n):
-                                        if secs[k] // line_sectors != secs[k - 1] // line_sectors:
-                                            nl += 1
-                                    mm = 1
-                                    for k in range(nd):
-                                        if dcnt[k] > mm:
-                                            mm = dcnt[k]
-                                    out_sec[b, w] = n
-                                    out_lines[b, w] = nl
-                                    out_ideal[b, w] = (nd * itemsize + sector_bytes - 1) // sector_bytes
-                                    out_lanes[b, w] = na
-                                    out_mult[b, w] = mm
-                                    if want_stream:
-                                        slot = slot0 + b * nw + w
-                                        for k in range(n):
-                                            stream[ns] = secs[k]
-                                            stream_slot[ns] = slot
-                                            ns += 1
-                                na = 0
+                nact = _gather_block(off, act, i0, i1, i2, offs, ts)
+                k = 0
+                while k < nact:
+                    e = _group_end(ts, k, nact, ws)
+                    w = ts[k] // ws
+                    na = e - k
+                    for q in range(na):
+                        o = offs[k + q]
+                        if mode == 1:
+                            elem = o // stride_elem
+                            gw = block_gids[b] * nw + w
+                            addrs[q] = base + ((elem * grid_warps + gw) * ws + (ts[k + q] % ws)) * itemsize
+                        else:
+                            addrs[q] = base + o
+                    n = 0
+                    nd = 0
+                    for q in range(na):
+                        a = addrs[q]
+                        s0 = a // sector_bytes
+                        s1 = (a + itemsize - 1) // sector_bytes
+                        for sct in range(s0, s1 + 1):
+                            n = _insert(secs, scnt, n, sct)
+                        nd = _insert(dist, dcnt, nd, a)
+                    nl = 1
+                    for q in range(1, n):
+                        if secs[q] // line_sectors != secs[q - 1] // line_sectors:
+                            nl += 1
+                    mm = 1
+                    for q in range(nd):
+                        if dcnt[q] > mm:
+                            mm = dcnt[q]
+                    out_sec[b, w] = n
+                    out_lines[b, w] = nl
+                    out_ideal[b, w] = (nd * itemsize + sector_bytes - 1) // sector_bytes
+                    out_lanes[b, w] = na
+                    out_mult[b, w] = mm
+                    if want_stream:
+                        slot = slot0 + b * nw + w
+                        for q in range(n):
+                            stream[ns] = secs[q]
+                            stream_slot[ns] = slot
+                            ns += 1
+                    k = e
                 b += 1
     return ns
 
@@ -128,64 +154,55 @@ def global_warps(off, act, base, itemsize, sector_bytes, line_sectors, ws, mode,
 def shared_warps(off, act, itemsize, banks, bank_bytes, phase, ws, atomic, out_wave, out_ideal, out_ways, out_lanes):
     """Per-warp shared-memory wavefronts of one instruction (see the module docstring)."""
     S0, S1, S2, T0, T1, T2 = off.shape
-    nthreads = T0 * T1 * T2
+    offs = np.empty(T0 * T1 * T2, np.int64)
+    ts = np.empty(T0 * T1 * T2, np.int64)
     words = np.empty(8 * ws, np.int64)
     wcnt = np.empty(8 * ws, np.int64)
     bank_cnt = np.zeros(banks, np.int64)
-    offs = np.empty(ws, np.int64)
-    lanes = np.empty(ws, np.int64)
     b = 0
     for i0 in range(S0):
         for i1 in range(S1):
             for i2 in range(S2):
-                t = 0
-                na = 0
-                for j0 in range(T0):
-                    for j1 in range(T1):
-                        for j2 in range(T2):
-                            if act[i0, i1, i2, j0, j1, j2]:
-                                offs[na] = off[i0, i1, i2, j0, j1, j2]
-                                lanes[na] = t % ws
-                                na += 1
-                            t += 1
-                            if t % ws == 0 or t == nthreads:
-                                w = (t - 1) // ws
-                                if na > 0:
-                                    wave = 0
-                                    ideal = 0
-                                    ways = 0
-                                    k = 0
-                                    while k < na:
-                                        ph = lanes[k] // phase
-                                        nwd = 0
-                                        for q in range(banks):
-                                            bank_cnt[q] = 0
-                                        while k < na and lanes[k] // phase == ph:
-                                            o = offs[k]
-                                            w0 = o // bank_bytes
-                                            w1 = (o + itemsize - 1) // bank_bytes
-                                            for x in range(w0, w1 + 1):
-                                                if atomic:
-                                                    bank_cnt[x % banks] += 1
-                                                else:
-                                                    before = nwd
-                                                    nwd = _insert(words, wcnt, nwd, x)
-                                                    if nwd != before:
-                                                        bank_cnt[x % banks] += 1
-                                            k += 1
-                                        m = 1
-                                        for q in range(banks):
-                                            if bank_cnt[q] > m:
-                                                m = bank_cnt[q]
-                                        wave += m
-                                        if m > ways:
-                                            ways = m
-                                        ideal += max(1, (nwd + banks - 1) // banks) if not atomic else 1
-                                    out_wave[b, w] = wave
-                                    out_ideal[b, w] = ideal
-                                    out_ways[b, w] = ways
-                                    out_lanes[b, w] = na
-                                na = 0
+                nact = _gather_block(off, act, i0, i1, i2, offs, ts)
+                k0 = 0
+                while k0 < nact:
+                    e = _group_end(ts, k0, nact, ws)
+                    w = ts[k0] // ws
+                    wave = 0
+                    ideal = 0
+                    ways = 0
+                    k = k0
+                    while k < e:
+                        ph = (ts[k] % ws) // phase
+                        nwd = 0
+                        for q in range(banks):
+                            bank_cnt[q] = 0
+                        while k < e and (ts[k] % ws) // phase == ph:
+                            o = offs[k]
+                            w0 = o // bank_bytes
+                            w1 = (o + itemsize - 1) // bank_bytes
+                            for x in range(w0, w1 + 1):
+                                if atomic:
+                                    bank_cnt[x % banks] += 1
+                                else:
+                                    before = nwd
+                                    nwd = _insert(words, wcnt, nwd, x)
+                                    if nwd != before:
+                                        bank_cnt[x % banks] += 1
+                            k += 1
+                        m = 1
+                        for q in range(banks):
+                            if bank_cnt[q] > m:
+                                m = bank_cnt[q]
+                        wave += m
+                        if m > ways:
+                            ways = m
+                        ideal += max(1, (nwd + banks - 1) // banks) if not atomic else 1
+                    out_wave[b, w] = wave
+                    out_ideal[b, w] = ideal
+                    out_ways[b, w] = ways
+                    out_lanes[b, w] = e - k0
+                    k0 = e
                 b += 1
 
 
@@ -366,10 +383,9 @@ def halfwarp_segments(off, act, base, itemsize, half, ws, slot0, out_sec, out_id
     (inactive threads allowed), otherwise one 32-byte transaction per active thread. Transactions are
     written as 32-byte sectors; returns how many."""
     S0, S1, S2, T0, T1, T2 = off.shape
-    nthreads = T0 * T1 * T2
     nw = out_sec.shape[1]
-    addrs = np.empty(half, np.int64)
-    ks = np.empty(half, np.int64)
+    offs = np.empty(T0 * T1 * T2, np.int64)
+    ts = np.empty(T0 * T1 * T2, np.int64)
     seg = half * itemsize
     per = max(1, seg // 32)
     ns = 0
@@ -377,40 +393,33 @@ def halfwarp_segments(off, act, base, itemsize, half, ws, slot0, out_sec, out_id
     for i0 in range(S0):
         for i1 in range(S1):
             for i2 in range(S2):
-                t = 0
-                na = 0
-                for j0 in range(T0):
-                    for j1 in range(T1):
-                        for j2 in range(T2):
-                            if act[i0, i1, i2, j0, j1, j2]:
-                                addrs[na] = base + off[i0, i1, i2, j0, j1, j2]
-                                ks[na] = t % half
-                                na += 1
-                            t += 1
-                            if t % half == 0 or t == nthreads:
-                                w = (t - 1) // ws
-                                if na > 0:
-                                    start = addrs[0] - ks[0] * itemsize
-                                    ok = start % seg == 0
-                                    for q in range(na):
-                                        if addrs[q] - ks[q] * itemsize != start:
-                                            ok = False
-                                            break
-                                    slot = slot0 + b * nw + w
-                                    if ok:
-                                        for q in range(per):
-                                            stream[ns] = start // 32 + q
-                                            stream_slot[ns] = slot
-                                            ns += 1
-                                        out_sec[b, w] += per
-                                    else:
-                                        for q in range(na):
-                                            stream[ns] = addrs[q] // 32
-                                            stream_slot[ns] = slot
-                                            ns += 1
-                                        out_sec[b, w] += na
-                                    out_ideal[b, w] += per
-                                    out_lanes[b, w] += na
-                                na = 0
+                nact = _gather_block(off, act, i0, i1, i2, offs, ts)
+                k = 0
+                while k < nact:
+                    e = _group_end(ts, k, nact, half)
+                    w = ts[k] // ws
+                    na = e - k
+                    start = base + offs[k] - (ts[k] % half) * itemsize
+                    ok = start % seg == 0
+                    for q in range(k, e):
+                        if base + offs[q] - (ts[q] % half) * itemsize != start:
+                            ok = False
+                            break
+                    slot = slot0 + b * nw + w
+                    if ok:
+                        for q in range(per):
+                            stream[ns] = start // 32 + q
+                            stream_slot[ns] = slot
+                            ns += 1
+                        out_sec[b, w] += per
+                    else:
+                        for q in range(k, e):
+                            stream[ns] = (base + offs[q]) // 32
+                            stream_slot[ns] = slot
+                            ns += 1
+                        out_sec[b, w] += na
+                    out_ideal[b, w] += per
+                    out_lanes[b, w] += na
+                    k = e
                 b += 1
     return ns
